@@ -1,0 +1,131 @@
+# Parley build. `make run` starts a server, `make test` runs every test (what CI runs).
+#
+# Layout: src/server -> parleyd, src/lib -> libparley (public header include/parley.h),
+# src/cli -> parley, bench -> parley-bench, src/common is compiled into all three.
+# proto/parley.proto is compiled by protoc-c into $(B)/gen. Output lives only in $(B).
+#
+# SAN=1 builds everything with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan.
+
+SAN ?= 0
+ifeq ($(SAN),1)
+B ?= build-asan
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT = -O1 -g
+else
+B ?= build
+SANFLAGS =
+OPT = -O2 -g
+endif
+
+CC ?= cc
+PKGS = libwebsockets libprotobuf-c libsodium openssl sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE $(OPT) $(SANFLAGS) -pthread -MMD -MP \
+	-Iinclude -Isrc/common -I$(B)/gen $(PKG_CFLAGS)
+CFLAGS_OURS = $(CFLAGS_COMMON) -Wall -Wextra -Wno-unused-parameter -Wshadow -Werror=implicit-function-declaration \
+	-Wformat=2 -Wvla
+LDFLAGS_ALL = $(SANFLAGS) -pthread
+LIBS = $(PKG_LIBS) -lm
+
+GEN_C = $(B)/gen/parley.pb-c.c
+GEN_H = $(B)/gen/parley.pb-c.h
+GEN_O = $(B)/obj/gen/parley.pb-c.o
+
+COMMON_SRC = $(wildcard src/common/*.c)
+SERVER_SRC = $(wildcard src/server/*.c)
+LIB_SRC = $(wildcard src/lib/*.c)
+CLI_SRC = $(wildcard src/cli/*.c)
+BENCH_SRC = $(wildcard bench/*.c)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+COMMON_O = $(call obj,$(COMMON_SRC)) $(GEN_O)
+SERVER_O = $(call obj,$(SERVER_SRC))
+SERVER_LIB_O = $(filter-out $(B)/obj/src/server/main.o,$(SERVER_O))
+LIB_O = $(call obj,$(LIB_SRC))
+CLI_O = $(call obj,$(CLI_SRC))
+BENCH_O = $(call obj,$(BENCH_SRC))
+
+BIN = $(B)/bin
+PARLEYD = $(BIN)/parleyd
+PARLEY = $(BIN)/parley
+BENCH = $(BIN)/parley-bench
+LIBPARLEY_A = $(B)/lib/libparley.a
+LIBPARLEY_SO = $(B)/lib/libparley.so
+# tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
+UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps run test test-unit test-integration test-asan clean
+all: $(PARLEYD) $(PARLEY) $(BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
+
+deps:
+	@./scripts/deps.sh
+
+$(GEN_C) $(GEN_H): proto/parley.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -Iproto proto/parley.proto
+
+$(GEN_O): $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -c $< -o $@
+
+$(B)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_OURS) -c $< -o $@
+
+$(PARLEYD): $(SERVER_O) $(COMMON_O)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(LIBPARLEY_A): $(LIB_O) $(COMMON_O)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBPARLEY_SO): $(LIB_SRC) $(COMMON_SRC) $(GEN_C) include/parley.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_OURS) -fPIC -shared -fvisibility=hidden -DPARLEY_BUILDING_SO \
+		-o $@ $(LIB_SRC) $(COMMON_SRC) $(GEN_C) $(LDFLAGS_ALL) $(LIBS)
+
+$(PARLEY): $(CLI_O) $(LIBPARLEY_A)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_O) $(LIBPARLEY_A) $(LIBS) -ljansson
+
+$(BENCH): $(BENCH_O) $(LIBPARLEY_A)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_O) $(LIBPARLEY_A) $(LIBS)
+
+$(B)/tests/test_server_%: $(B)/obj/tests/unit/test_server_%.o tests/unit/unit.h $(SERVER_LIB_O) $(COMMON_O)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SERVER_LIB_O) $(COMMON_O) $(LIBS)
+
+$(B)/tests/test_lib_%: $(B)/obj/tests/unit/test_lib_%.o tests/unit/unit.h $(LIBPARLEY_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBPARLEY_A) $(LIBS)
+
+$(B)/tests/test_common_%: $(B)/obj/tests/unit/test_common_%.o tests/unit/unit.h $(COMMON_O)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(COMMON_O) $(LIBS)
+
+run: deps all
+	@echo "parleyd: https://127.0.0.1:8443  (client: $(CURDIR)/$(PARLEY); stop with Ctrl-C)"
+	exec $(PARLEYD) --data ./data --listen 127.0.0.1:8443
+
+# Every test, first on the optimised build, then under ASan+UBSan. Non-zero exit on failure.
+test:
+	@./scripts/deps.sh test
+	$(MAKE) -s all
+	./scripts/run-tests.sh $(B)
+	$(MAKE) -s SAN=1 all
+	./scripts/run-tests.sh build-asan
+
+test-unit: all
+	./scripts/run-tests.sh $(B) unit
+
+test-integration: all
+	./scripts/run-tests.sh $(B) integration
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,303 @@
+/*
+ * parley.h: libparley, the Parley client library. This is its only public header.
+ *
+ * A parley_client is one device of one account: it owns a profile directory (the device's
+ * session token, the server it talks to, the certificate it trusts, its sync position) and
+ * one TLS WebSocket connection to parleyd.
+ *
+ * Threading: the library starts no threads. A parley_loop drives the network for any number
+ * of clients; a client and its loop are used from one thread at a time. The blocking calls
+ * (everything without _async) run the client's loop until their answer arrives, so a program
+ * with one client never touches the loop. parley_loop_wakeup() is the only call that is safe
+ * from another thread.
+ *
+ * Memory: objects returned through out-parameters are owned by the caller and freed with the
+ * matching parley_*_free(). Strings passed in are borrowed for the call only.
+ *
+ * Errors: every call that can fail returns 0 on success or a negative parley_code and, if
+ * `err` is not NULL, fills it. Server-side errors keep the server's code (positive numbers
+ * in parley.proto's ErrorCode are returned negated, e.g. -PARLEY_E_USER_NOT_FOUND).
+ *
+ * Versioning: the API and ABI only grow; a field is never removed from a public struct and
+ * new fields are only appended to structs the library allocates.
+ */
+#ifndef PARLEY_H
+#define PARLEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PARLEY_VERSION "0.1.0"
+
+/* Error codes. 1..99 mirror parley.proto's ErrorCode; 100+ happen on the client side. */
+typedef enum {
+    PARLEY_OK = 0,
+    PARLEY_E_BAD_REQUEST = 1,
+    PARLEY_E_UNSUPPORTED_VERSION = 2,
+    PARLEY_E_UNKNOWN_REQUEST = 3,
+    PARLEY_E_NOT_AUTHENTICATED = 4,
+    PARLEY_E_ALREADY_AUTHENTICATED = 5,
+    PARLEY_E_INVALID_CREDENTIALS = 6,
+    PARLEY_E_USERNAME_INVALID = 7,
+    PARLEY_E_USERNAME_TAKEN = 8,
+    PARLEY_E_PASSWORD_INVALID = 9,
+    PARLEY_E_FLOOD_WAIT = 10,
+    PARLEY_E_USER_NOT_FOUND = 11,
+    PARLEY_E_CHAT_NOT_FOUND = 12,
+    PARLEY_E_MESSAGE_NOT_FOUND = 13,
+    PARLEY_E_FORBIDDEN = 14,
+    PARLEY_E_TEXT_INVALID = 15,
+    PARLEY_E_TOO_LARGE = 16,
+    PARLEY_E_LIMIT_REACHED = 17,
+    PARLEY_E_SESSION_TERMINATED = 18,
+    PARLEY_E_INTERNAL = 19,
+    PARLEY_E_BUSY = 20,
+    PARLEY_E_TITLE_INVALID = 21,
+
+    PARLEY_E_ARGUMENT = 100,     /* bad argument to a library call */
+    PARLEY_E_CONNECT = 101,      /* server unreachable / connection lost */
+    PARLEY_E_TLS_UNTRUSTED = 102,/* certificate not trusted; parley_error.fingerprint is set */
+    PARLEY_E_TIMEOUT = 103,
+    PARLEY_E_PROFILE = 104,      /* profile directory unreadable / unwritable */
+    PARLEY_E_NO_SESSION = 105,   /* the profile is not logged in */
+    PARLEY_E_PROTOCOL = 106,     /* the server sent something this library cannot parse */
+    PARLEY_E_NOMEM = 107,
+} parley_code;
+
+typedef struct {
+    int code;                    /* a parley_code */
+    char message[256];           /* one line, for people */
+    uint32_t retry_after;        /* seconds, for FLOOD_WAIT / BUSY */
+    char fingerprint[96];        /* TLS_UNTRUSTED: the server certificate's SHA-256,
+                                    "AB:CD:..." */
+} parley_error;
+
+/* Short name of a code, e.g. "USER_NOT_FOUND"; never NULL. */
+const char *parley_code_name(int code);
+
+/* ---- objects -------------------------------------------------------------------------- */
+
+typedef enum { PARLEY_CHAT_PRIVATE = 1, PARLEY_CHAT_GROUP = 2 } parley_chat_kind;
+typedef enum {
+    PARLEY_ROLE_NONE = 0, PARLEY_ROLE_MEMBER = 1, PARLEY_ROLE_ADMIN = 2, PARLEY_ROLE_CREATOR = 3
+} parley_role;
+
+typedef struct {
+    int64_t id;
+    char *username;
+} parley_user;
+
+typedef struct {
+    int64_t chat_id;
+    int64_t id;
+    int64_t from_user;
+    char *from_username;
+    char *text;                  /* UTF-8; for service messages a rendered description */
+    int64_t date;
+    int64_t edit_date;           /* 0 = never */
+    int64_t reply_to;            /* 0 = none */
+    uint32_t ttl;                /* 0 = none */
+    int64_t expires_at;          /* 0 = timer not started */
+    int is_service;              /* 1: a chat event (member added, renamed...) */
+} parley_message;
+
+typedef struct {
+    int64_t id;
+    parley_chat_kind kind;
+    char *title;                 /* group title or the peer's username */
+    uint32_t member_count;
+    uint32_t unread;
+    int64_t top_message_id;
+    parley_message *last_message;/* NULL if none */
+    uint32_t auto_delete;        /* seconds, 0 = off */
+    int64_t read_inbox_max_id;
+    int64_t read_outbox_max_id;
+    int64_t peer_user_id;
+    parley_role my_role;
+} parley_chat;
+
+typedef struct {
+    parley_user user;
+    parley_role role;
+    int64_t joined;
+} parley_member;
+
+typedef struct {
+    int64_t id;
+    char *device;
+    int64_t created;
+    int64_t last_active;
+    int current;
+} parley_session;
+
+typedef enum {
+    PARLEY_UPDATE_MESSAGE = 1,   /* u.message */
+    PARLEY_UPDATE_EDIT,          /* u.message */
+    PARLEY_UPDATE_DELETE,        /* chat_id, ids: deleted for everyone or expired */
+    PARLEY_UPDATE_HIDE,          /* chat_id, ids: deleted for this account only */
+    PARLEY_UPDATE_READ,          /* chat_id, read_by, max_id */
+    PARLEY_UPDATE_CHAT,          /* u.chat: created or changed */
+    PARLEY_UPDATE_CHAT_REMOVED,  /* chat_id */
+    PARLEY_UPDATE_SESSION_ENDED, /* session_id */
+} parley_update_kind;
+
+typedef struct {
+    parley_update_kind kind;
+    uint64_t pts;
+    int64_t date;
+    int64_t chat_id;
+    parley_message *message;
+    parley_chat *chat;
+    int64_t *ids;
+    size_t n_ids;
+    parley_user read_by;
+    int64_t max_id;
+    int64_t session_id;
+} parley_update;
+
+void parley_message_free(parley_message *m);
+void parley_messages_free(parley_message *v, size_t n);  /* array from parley_history */
+void parley_chat_free(parley_chat *c);
+void parley_chats_free(parley_chat *v, size_t n);
+void parley_members_free(parley_member *v, size_t n);
+void parley_sessions_free(parley_session *v, size_t n);
+void parley_update_free(parley_update *u);
+void parley_user_free(parley_user *u);                  /* contents only */
+
+/* ---- loop and client ------------------------------------------------------------------ */
+
+typedef struct parley_loop parley_loop;
+typedef struct parley_client parley_client;
+
+/* A loop for many clients (benchmarks, bots). Most programs pass NULL to parley_open and
+ * get a private loop. */
+parley_loop *parley_loop_new(parley_error *err);
+/* Runs network work for all clients of the loop, waiting at most timeout_ms. */
+int parley_loop_run(parley_loop *loop, int timeout_ms);
+/* Makes a parley_loop_run in another thread return early. Thread-safe. */
+void parley_loop_wakeup(parley_loop *loop);
+void parley_loop_free(parley_loop *loop);   /* after every client on it was closed */
+
+typedef struct {
+    const char *profile_dir;     /* required; created (mode 0700) if missing */
+    const char *server_url;      /* "wss://host:port"; NULL = the one the profile remembers */
+    const char *ca_file;         /* PEM to trust; NULL = the one the profile remembers, else the
+                                    system store. Copied into the profile on first use. */
+    const char *device_name;     /* for new sessions; NULL = "parley-cli on <hostname>" */
+    const char *client_name;     /* sent in Hello; NULL = "libparley/" PARLEY_VERSION */
+    int timeout_ms;              /* for blocking calls; 0 = 15000 */
+    int ephemeral;               /* 1: keep nothing on disk (benchmarks); profile_dir may
+                                    then be NULL */
+} parley_options;
+
+/* Opens the profile; does not connect. loop NULL = a private loop. */
+parley_client *parley_open(parley_loop *loop, const parley_options *opt, parley_error *err);
+/* Saves the sync position, closes the connection and frees the client. */
+void parley_close(parley_client *c);
+
+/* Connects (TLS, WebSocket, Hello) and, if the profile holds a session, resumes it.
+ * Blocking calls connect on demand, so calling this is optional. */
+int parley_connect(parley_client *c, parley_error *err);
+/* 1 if the profile holds a session (it may still have been terminated on the server). */
+int parley_logged_in(const parley_client *c);
+/* The account of the profile's session (valid after a successful connect/login). */
+const parley_user *parley_me(const parley_client *c);
+
+/* ---- accounts and sessions ------------------------------------------------------------ */
+
+int parley_register(parley_client *c, const char *username, const char *password,
+                    parley_error *err);
+int parley_login(parley_client *c, const char *username, const char *password,
+                 parley_error *err);
+/* Ends this session on the server and forgets it locally. */
+int parley_logout(parley_client *c, parley_error *err);
+int parley_sessions(parley_client *c, parley_session **out, size_t *n, parley_error *err);
+/* session_id > 0: that session; 0: all but this one. */
+int parley_sessions_terminate(parley_client *c, int64_t session_id, int64_t **terminated,
+                              size_t *n, parley_error *err);
+
+/* ---- chats ---------------------------------------------------------------------------- */
+
+/* "@username" (private chat, created if needed) or a decimal chat id. */
+int parley_resolve_chat(parley_client *c, const char *name, int64_t *chat_id,
+                        parley_error *err);
+int parley_chats(parley_client *c, parley_chat **out, size_t *n, parley_error *err);
+int parley_chat_get(parley_client *c, int64_t chat_id, parley_chat **out, parley_error *err);
+/* usernames without '@' or with it; both are accepted. */
+int parley_group_create(parley_client *c, const char *title, const char *const *usernames,
+                        size_t n, parley_chat **out, parley_error *err);
+int parley_group_add(parley_client *c, int64_t chat_id, const char *const *usernames, size_t n,
+                     parley_error *err);
+int parley_group_remove(parley_client *c, int64_t chat_id, const char *const *usernames,
+                        size_t n, parley_error *err);
+int parley_group_leave(parley_client *c, int64_t chat_id, parley_error *err);
+int parley_group_rename(parley_client *c, int64_t chat_id, const char *title,
+                        parley_error *err);
+int parley_group_set_role(parley_client *c, int64_t chat_id, const char *username,
+                          parley_role role, parley_error *err);
+int parley_group_members(parley_client *c, int64_t chat_id, parley_member **out, size_t *n,
+                         parley_error *err);
+/* seconds 0 = off. */
+int parley_chat_autodelete(parley_client *c, int64_t chat_id, uint32_t seconds,
+                           parley_error *err);
+
+/* ---- messages ------------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t reply_to;            /* 0 = none */
+    uint32_t ttl;                /* 0 = the chat's timer */
+} parley_send_options;
+
+/* Sends text; *out (may be NULL) receives the stored message. Retries after a lost
+ * connection reuse the same idempotency key, so a message is never stored twice. */
+int parley_send(parley_client *c, int64_t chat_id, const char *text,
+                const parley_send_options *opt, parley_message **out, parley_error *err);
+int parley_edit(parley_client *c, int64_t chat_id, int64_t id, const char *text,
+                parley_message **out, parley_error *err);
+int parley_delete(parley_client *c, int64_t chat_id, const int64_t *ids, size_t n,
+                  int for_everyone, parley_error *err);
+/* max_id 0 = everything. */
+int parley_read(parley_client *c, int64_t chat_id, int64_t max_id, parley_error *err);
+/* Oldest first; before_id 0 = the newest; limit 1..200. */
+int parley_history(parley_client *c, int64_t chat_id, uint32_t limit, int64_t before_id,
+                   parley_message **out, size_t *n, parley_error *err);
+
+/* ---- updates -------------------------------------------------------------------------- */
+
+/* Returns the next update of this account in order: first everything since the profile's
+ * saved position (fetched from the server, page by page), then updates pushed live. Waits
+ * at most timeout_ms (-1 = forever); returns PARLEY_E_TIMEOUT if none came. The position of
+ * an update is saved once the next call is made (or at close), so an update shown before
+ * a crash may be shown again, never skipped. Reconnects by itself after a lost connection. */
+int parley_next_update(parley_client *c, int timeout_ms, parley_update **out,
+                       parley_error *err);
+
+/* ---- asynchronous use (many clients on one loop) --------------------------------------- */
+
+/* Called on the loop's thread when the answer arrives: code 0 and msg set on success. */
+typedef void (*parley_send_cb)(parley_client *c, void *ud, int code, const parley_message *msg);
+/* Called on the loop's thread for every update pushed live to this client. */
+typedef void (*parley_update_cb)(parley_client *c, void *ud, const parley_update *u);
+
+/* Queues a send and returns at once; cb runs from parley_loop_run. */
+int parley_send_async(parley_client *c, int64_t chat_id, const char *text,
+                      const parley_send_options *opt, parley_send_cb cb, void *ud,
+                      parley_error *err);
+/* Installs a live-update callback; updates then bypass parley_next_update's queue. */
+void parley_set_update_handler(parley_client *c, parley_update_cb cb, void *ud);
+/* Starts connecting without blocking; parley_is_ready() turns 1 when authenticated. */
+int parley_connect_async(parley_client *c, parley_error *err);
+int parley_is_ready(const parley_client *c);
+/* For ephemeral clients: the session token of the last register/login (32 bytes), so a
+ * benchmark can resume many clients without storing profiles. */
+int parley_session_token(const parley_client *c, uint8_t out[32]);
+int parley_set_session_token(parley_client *c, const uint8_t token[32]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+#!/bin/sh
+# deps.sh: makes sure the Debian packages Parley builds and tests with are installed.
+# As root it installs what is missing; otherwise it prints the one apt-get line to run and
+# fails. `make run` and `make test` call it first, so a fresh Debian 12 clone needs nothing else.
+set -eu
+BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev
+ libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl"
+TEST="protobuf-compiler python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps"
+want="$BUILD"
+[ "${1:-}" = "test" ] && want="$BUILD $TEST"
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "parley: missing Debian packages. Run as root:" >&2
+    echo "  apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "parley: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
