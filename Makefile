@@ -56,7 +56,7 @@ LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test test-unit test-integration test-asan clean
+.PHONY: all deps run test test-unit test-integration clean
 all: $(PARLEYD) $(PARLEY) $(BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
 
 deps:
@@ -107,7 +107,10 @@ $(B)/tests/test_common_%: $(B)/obj/tests/unit/test_common_%.o tests/unit/unit.h 
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(COMMON_O) $(LIBS)
 
-run: deps all
+# deps.sh runs before a sub-make so that pkg-config finds freshly installed libraries.
+run:
+	@./scripts/deps.sh
+	@$(MAKE) -s all
 	@echo "parleyd: https://127.0.0.1:8443  (client: $(CURDIR)/$(PARLEY); stop with Ctrl-C)"
 	exec $(PARLEYD) --data ./data --listen 127.0.0.1:8443
 
@@ -119,10 +122,14 @@ test:
 	$(MAKE) -s SAN=1 all
 	./scripts/run-tests.sh build-asan
 
-test-unit: all
+test-unit:
+	@./scripts/deps.sh test
+	@$(MAKE) -s all
 	./scripts/run-tests.sh $(B) unit
 
-test-integration: all
+test-integration:
+	@./scripts/deps.sh test
+	@$(MAKE) -s all
 	./scripts/run-tests.sh $(B) integration
 
 clean:
