@@ -95,6 +95,9 @@ $(BENCH): $(BENCH_O) $(LIBPARLEY_A)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_O) $(LIBPARLEY_A) $(LIBS)
 
+# Server unit tests include server headers (store.h, ...) by name.
+$(B)/obj/tests/unit/test_server_%.o: CFLAGS_OURS += -Isrc/server
+
 $(B)/tests/test_server_%: $(B)/obj/tests/unit/test_server_%.o tests/unit/unit.h $(SERVER_LIB_O) $(COMMON_O)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SERVER_LIB_O) $(COMMON_O) $(LIBS)
