@@ -1,0 +1,58 @@
+/*
+ * config.h: parleyd's settings, from defaults, an optional `key = value` file and the
+ * command line (the command line wins over the file, the file over the defaults).
+ *
+ * Memory: a server_config owns its strings; config_free() releases them. All functions are
+ * pure apart from config_load() reading the file, so they are unit-tested directly.
+ */
+#ifndef PARLEY_CONFIG_H
+#define PARLEY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *listen_host;           /* "127.0.0.1", "::1", "0.0.0.0", ... (no brackets) */
+    int listen_port;             /* 0 = let the kernel choose */
+    char *data_dir;
+    int log_level;               /* a log_level from log.h */
+    double flood_rate;           /* requests per second per connection (token refill) */
+    double flood_burst;          /* token bucket size */
+    size_t max_frame;            /* largest assembled WebSocket message, bytes */
+    unsigned long long argon2_ops;
+    size_t argon2_mem;           /* bytes */
+    unsigned login_fail_user;    /* failed logins per username per window before FLOOD_WAIT */
+    unsigned login_fail_ip;      /* failed logins per source address per window */
+    unsigned login_fail_window;  /* seconds */
+    unsigned max_connections;    /* WebSocket connections at once */
+} server_config;
+
+typedef enum {
+    CONFIG_OK = 0,
+    CONFIG_HELP,                 /* --help was given: print usage, exit 0 */
+    CONFIG_ERROR,                /* err holds one line; exit 2 */
+} config_result;
+
+/* Fills cfg with the defaults. Returns -1 only if memory runs out. */
+int config_defaults(server_config *cfg);
+void config_free(server_config *cfg);
+
+/* Sets one key (file syntax, e.g. "flood_rate", "200"). 0 or -1 with a reason in err. */
+int config_set(server_config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Parses "HOST:PORT" or "[V6]:PORT" into a malloc'd host and a port. 0 or -1. */
+int config_parse_listen(const char *s, char **host, int *port);
+
+/* Applies a whole file's text (name is for messages). 0 or -1 with "name:line: reason". */
+int config_apply_text(server_config *cfg, const char *text, const char *name, char *err,
+                      size_t errlen);
+int config_load(server_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Defaults, then --config FILE, then the other options. */
+config_result config_from_args(server_config *cfg, int argc, char **argv, char *err,
+                               size_t errlen);
+
+/* Writes the --help text to stdout. */
+void config_usage(const char *prog);
+
+#endif

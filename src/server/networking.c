@@ -1,0 +1,530 @@
+/*
+ * networking.c: the libwebsockets side of parleyd (see networking.h).
+ *
+ * Two lws protocols share the listener: "http" (protocols[0], plain HTTP: /healthz, 404 for
+ * the rest, and it refuses WebSocket upgrades without our subprotocol) and "parley.v1" (the
+ * WebSocket endpoint). Everything here runs on the lws service thread; the store and Argon2
+ * threads reach it only through net_wake() -> LWS_CALLBACK_EVENT_WAIT_CANCELLED, where their
+ * completions are drained.
+ */
+#include "networking.h"
+#include "dispatch.h"
+#include "log.h"
+#include "push.h"
+#include "wire.h"
+
+#include <openssl/ssl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define WS_PATH "/ws"
+#define SUBPROTOCOL "parley.v1"
+/* lws's per-connection receive buffer: small, because every idle connection keeps one
+ * (512 instead of 2048 saves 1.5 KiB per connection); bigger messages arrive in several
+ * callbacks and are assembled in conn->rx. */
+#define RX_BUFFER_SIZE 512
+/* Bounds on reading the rest of an oversized message before closing. */
+#define DISCARD_MAX (4u << 20)
+#define DISCARD_TIMEOUT_S 10
+
+typedef struct {
+    conn *c;
+} ws_session;
+
+typedef struct {
+    int healthz;               /* the /healthz body is still to be written */
+} http_session;
+
+int64_t server_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static server *server_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+conn *conn_find(server *srv, uint64_t id)
+{
+    return idmap_get(&srv->conns, id);
+}
+
+/* ---- outbound queue --------------------------------------------------------------------- */
+
+/* Pauses reading while the client has too much outstanding, resumes when it drains.
+ * A closing connection keeps reading (and ignoring) input: unread bytes at close() would
+ * make the kernel reset the connection and the client could lose our Goodbye. */
+static void update_rx_flow(conn *c)
+{
+    int pause = c->state != CONN_CLOSING &&
+                (c->inflight >= CONN_MAX_INFLIGHT || c->out_bytes > CONN_PAUSE_OUT_BYTES);
+    if (pause == (int)c->rx_paused) return;
+    c->rx_paused = (unsigned)pause;
+    lws_rx_flow_control(c->wsi, !pause);
+}
+
+static void free_out_queue(conn *c)
+{
+    while (c->out_head) {
+        out_frame *f = c->out_head;
+        c->out_head = f->next;
+        free(f);
+    }
+    c->out_tail = NULL;
+    c->out_bytes = 0;
+    c->out_frames = 0;
+}
+
+static void enqueue(conn *c, out_frame *f)
+{
+    f->next = NULL;
+    if (c->out_tail) c->out_tail->next = f;
+    else c->out_head = f;
+    c->out_tail = f;
+    c->out_bytes += f->len;
+    c->out_frames++;
+    lws_callback_on_writable(c->wsi);
+}
+
+static out_frame *pack_frame(const Parley__ServerFrame *f)
+{
+    size_t n = parley__server_frame__get_packed_size(f);
+    out_frame *o = malloc(sizeof *o + LWS_PRE + n);
+    if (!o) return NULL;
+    o->len = parley__server_frame__pack(f, o->data + LWS_PRE);
+    return o;
+}
+
+/* Refuses frames for closing conns and closes conns whose queue is over its bounds. */
+static int queue_admits(conn *c, size_t len)
+{
+    if (c->state == CONN_CLOSING) return 0;
+    if (c->out_bytes + len > CONN_MAX_OUT_BYTES || c->out_frames + 1 > CONN_MAX_OUT_FRAMES) {
+        log_info("conn %llu: outbound queue full, disconnecting", (unsigned long long)c->id);
+        conn_goodbye(c, PARLEY__ERROR_CODE__BUSY, "too slow", LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                     1);
+        return 0;
+    }
+    return 1;
+}
+
+int conn_send(conn *c, const Parley__ServerFrame *f)
+{
+    if (!queue_admits(c, parley__server_frame__get_packed_size(f))) return -1;
+    out_frame *o = pack_frame(f);
+    if (!o) return -1;
+    enqueue(c, o);
+    update_rx_flow(c);
+    return 0;
+}
+
+int conn_send_packed(conn *c, const uint8_t *data, size_t len)
+{
+    if (!queue_admits(c, len)) return -1;
+    out_frame *o = malloc(sizeof *o + LWS_PRE + len);
+    if (!o) return -1;
+    o->len = len;
+    memcpy(o->data + LWS_PRE, data, len);
+    enqueue(c, o);
+    update_rx_flow(c);
+    return 0;
+}
+
+void conn_respond(conn *c, Parley__Response *r)
+{
+    Parley__ServerFrame f = PARLEY__SERVER_FRAME__INIT;
+    f.frame_case = PARLEY__SERVER_FRAME__FRAME_RESPONSE;
+    f.response = r;
+    conn_send(c, &f);
+}
+
+void conn_respond_error(conn *c, uint64_t req_id, Parley__ErrorCode code, const char *message,
+                        uint32_t retry_after)
+{
+    Parley__Error e = PARLEY__ERROR__INIT;
+    e.code = code;
+    e.message = (char *)(message ? message : "");
+    e.retry_after = retry_after;
+    Parley__Response r = PARLEY__RESPONSE__INIT;
+    r.id = req_id;
+    r.error = &e;
+    conn_respond(c, &r);
+}
+
+void conn_goodbye(conn *c, Parley__ErrorCode code, const char *reason, unsigned close_status,
+                  int drop_queue)
+{
+    if (c->state == CONN_CLOSING) return;
+    if (drop_queue) free_out_queue(c);
+    Parley__Goodbye g = PARLEY__GOODBYE__INIT;
+    g.code = code;
+    g.reason = (char *)reason;
+    Parley__ServerFrame f = PARLEY__SERVER_FRAME__INIT;
+    f.frame_case = PARLEY__SERVER_FRAME__FRAME_GOODBYE;
+    f.goodbye = &g;
+    out_frame *o = pack_frame(&f);
+    c->state = CONN_CLOSING;
+    c->close_status = close_status;
+    if (o) enqueue(c, o);
+    else lws_callback_on_writable(c->wsi);  /* no Goodbye, but still close */
+    update_rx_flow(c);
+}
+
+void conn_request_begin(conn *c)
+{
+    c->inflight++;
+    update_rx_flow(c);
+}
+
+void conn_request_end(conn *c)
+{
+    if (c->inflight > 0) c->inflight--;
+    update_rx_flow(c);
+}
+
+/* ---- connection lifecycle ----------------------------------------------------------------- */
+
+static conn *conn_create(server *srv, struct lws *wsi)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->id = ++srv->next_conn_id;
+    c->wsi = wsi;
+    c->srv = srv;
+    if (idmap_put(&srv->conns, c->id, c) != 0) {
+        free(c);
+        return NULL;
+    }
+    lws_get_peer_simple(wsi, c->ip, sizeof c->ip);
+    flood_init(&c->flood, srv->cfg.flood_burst, lws_now_usecs());
+    srv->n_conns++;
+    return c;
+}
+
+static void conn_destroy(server *srv, conn *c)
+{
+    push_remove(srv, c);
+    idmap_del(&srv->conns, c->id);
+    free_out_queue(c);
+    if (c->rx) sodium_memzero(c->rx, c->rx_cap);  /* may hold a password */
+    free(c->rx);
+    srv->n_conns--;
+    free(c);
+}
+
+/* ---- receiving ---------------------------------------------------------------------------- */
+
+/* `want` is the size the message is known to reach (this frame's remaining payload):
+ * single-frame messages, the usual case, get one allocation of the exact size. */
+static int rx_append(conn *c, const void *in, size_t len, size_t want, size_t max)
+{
+    if (c->rx_len + len > c->rx_cap) {
+        size_t cap = c->rx_cap ? c->rx_cap : 1024;
+        if (cap < want) cap = want;
+        while (cap < c->rx_len + len) cap *= 2;
+        if (cap > max) cap = max;
+        unsigned char *p = malloc(cap);
+        if (!p) return -1;
+        /* Not realloc: the old buffer is wiped, not left to the allocator with its bytes. */
+        if (c->rx) {
+            memcpy(p, c->rx, c->rx_len);
+            sodium_memzero(c->rx, c->rx_cap);
+            free(c->rx);
+        }
+        c->rx = p;
+        c->rx_cap = cap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    return 0;
+}
+
+static void rx_reset(conn *c)
+{
+    if (c->rx) sodium_memzero(c->rx, c->rx_len);
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+}
+
+/* Goodbye{TOO_LARGE}. The rest of the oversized message is still read and dropped before
+ * the close (bounded in bytes and time), so a client busy sending it is not reset by the
+ * kernel and gets to read the Goodbye. */
+static void too_large(conn *c, struct lws *wsi)
+{
+    rx_reset(c);
+    c->discarding = !lws_is_final_fragment(wsi);
+    if (c->discarding) lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, DISCARD_TIMEOUT_S);
+    conn_goodbye(c, PARLEY__ERROR_CODE__TOO_LARGE, "frame too large",
+                 LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, 0);
+}
+
+static void discard_input(conn *c, size_t len, int final)
+{
+    c->rx_len += len;  /* rx is NULL while discarding; rx_len counts the dropped bytes */
+    if (final || c->rx_len > DISCARD_MAX) {
+        c->discarding = 0;
+        c->rx_len = 0;
+        lws_callback_on_writable(c->wsi);  /* now the close may happen */
+    }
+}
+
+static void on_receive(conn *c, struct lws *wsi, const void *in, size_t len)
+{
+    if (c->state == CONN_CLOSING) {
+        if (c->discarding) discard_input(c, len, lws_is_final_fragment(wsi));
+        return;
+    }
+    if (!lws_frame_is_binary(wsi)) {
+        rx_reset(c);
+        conn_goodbye(c, PARLEY__ERROR_CODE__BAD_REQUEST, "text frames are not accepted",
+                     LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, 0);
+        return;
+    }
+    size_t max = c->srv->cfg.max_frame;
+    size_t remaining = lws_remaining_packet_payload(wsi);
+    if (c->rx_len + len + remaining > max) {
+        too_large(c, wsi);
+        return;
+    }
+    int final = lws_is_final_fragment(wsi);
+    if (final && c->rx_len == 0) {  /* the whole message arrived in one piece */
+        dispatch_frame(c, in, len);
+        return;
+    }
+    if (rx_append(c, in, len, c->rx_len + len + remaining, max) != 0) {
+        rx_reset(c);
+        conn_goodbye(c, PARLEY__ERROR_CODE__BUSY, "out of memory", LWS_CLOSE_STATUS_GOINGAWAY,
+                     0);
+        return;
+    }
+    if (final) {
+        dispatch_frame(c, c->rx, c->rx_len);
+        rx_reset(c);
+    }
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+/* Writes one queued frame (lws allows one write per WRITEABLE). -1 closes the connection. */
+static int on_writeable(conn *c, struct lws *wsi)
+{
+    out_frame *f = c->out_head;
+    if (f) {
+        c->out_head = f->next;
+        if (!c->out_head) c->out_tail = NULL;
+        c->out_bytes -= f->len;
+        c->out_frames--;
+        int n = lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_BINARY);
+        int short_write = n < (int)f->len;
+        free(f);
+        if (short_write) return -1;
+    }
+    if (c->out_head) {
+        lws_callback_on_writable(wsi);
+    } else if (c->state == CONN_CLOSING && !c->discarding) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_status, NULL, 0);
+        return -1;
+    }
+    update_rx_flow(c);
+    return 0;
+}
+
+/* ---- lws callbacks ------------------------------------------------------------------------ */
+
+static int uri_is(struct lws *wsi, const char *path)
+{
+    char uri[64];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) return 0;
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) < 0) return 0;
+    return strcmp(uri, path) == 0;
+}
+
+static void drain_completions(server *srv)
+{
+    if (srv->shutting_down) return;
+    storeq_drain(srv->sq);
+    auth_pool_drain(srv->auth);
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+    ws_session *pss = user;
+    server *srv = server_of(wsi);
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (!uri_is(wsi, WS_PATH)) return -1;
+        if (srv->n_conns >= srv->cfg.max_connections || srv->shutting_down) {
+            log_warn("refusing a connection: %zu connections open", srv->n_conns);
+            return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        pss->c = conn_create(srv, wsi);
+        if (!pss->c) return -1;
+        log_debug("conn %llu: open from %s", (unsigned long long)pss->c->id, pss->c->ip);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        if (pss->c) on_receive(pss->c, wsi, in, len);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return pss->c ? on_writeable(pss->c, wsi) : -1;
+    case LWS_CALLBACK_CLOSED:
+        if (pss->c) {
+            log_debug("conn %llu: closed", (unsigned long long)pss->c->id);
+            conn_destroy(srv, pss->c);
+            pss->c = NULL;
+        }
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        drain_completions(srv);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* TLS 1.2 is the floor, 1.3 is negotiated whenever the client has it; idle connections
+ * give their OpenSSL read/write buffers back (SSL_MODE_RELEASE_BUFFERS). */
+static void tune_ssl_ctx(SSL_CTX *ctx)
+{
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+}
+
+static int http_request(struct lws *wsi, http_session *hs, const char *path)
+{
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 && strcmp(path, "/healthz") == 0) {
+        unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
+                      *end = buf + sizeof buf - 1;
+        if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain", 3, &p, end) ||
+            lws_finalize_write_http_header(wsi, start, &p, end))
+            return 1;
+        hs->healthz = 1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL)) return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                         void *in, size_t len)
+{
+    http_session *hs = user;
+    switch (reason) {
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        tune_ssl_ctx(user);
+        log_debug("tls: TLS 1.2 minimum, buffer release on");
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return -1;  /* a WebSocket without subprotocol parley.v1 */
+    case LWS_CALLBACK_HTTP:
+        return http_request(wsi, hs, in);
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (!hs || !hs->healthz) break;
+        unsigned char body[LWS_PRE + 3];
+        memcpy(body + LWS_PRE, "ok\n", 3);
+        hs->healthz = 0;
+        if (lws_write(wsi, body + LWS_PRE, 3, LWS_WRITE_HTTP_FINAL) != 3) return 1;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    { "http", http_callback, sizeof(http_session), 0, 0, NULL, 0 },
+    { SUBPROTOCOL, ws_callback, sizeof(ws_session), RX_BUFFER_SIZE, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* Routes lws's own log lines into ours (lws only logs errors and warnings here). */
+static void lws_log_bridge(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+    log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+static unsigned fd_limit(unsigned max_connections)
+{
+    /* Room for the connections plus listener, pipes, database and log files. */
+    unsigned want = max_connections + 64;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        log_warn("file descriptor limit %llu is below max_connections + 64",
+                 (unsigned long long)rl.rlim_cur);
+        want = (unsigned)rl.rlim_cur;
+    }
+    return want;
+}
+
+int net_start(server *srv, const char *cert_path, const char *key_path, char *err,
+              size_t errlen)
+{
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = srv->cfg.listen_port;
+    info.iface = srv->cfg.listen_host;
+    info.protocols = protocols;
+    info.user = srv;
+    info.server_string = "parleyd";
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    if (!strchr(srv->cfg.listen_host, ':')) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.ssl_cert_filepath = cert_path;
+    info.ssl_private_key_filepath = key_path;
+    info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+                           SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                           SSL_OP_CIPHER_SERVER_PREFERENCE;
+    info.ssl_cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                           "ECDHE-ECDSA-CHACHA20-POLY1305";
+    info.alpn = "http/1.1";
+    info.fd_limit_per_thread = fd_limit(srv->cfg.max_connections);
+    info.timeout_secs = 20;
+    info.ka_time = 300;        /* find peers that vanished without a FIN */
+    info.ka_probes = 3;
+    info.ka_interval = 30;
+    srv->lws = lws_create_context(&info);
+    if (!srv->lws) {
+        snprintf(err, errlen, "cannot listen on %s:%d (TLS or socket setup failed)",
+                 srv->cfg.listen_host, srv->cfg.listen_port);
+        return -1;
+    }
+    struct lws_vhost *vh = lws_get_vhost_by_name(srv->lws, "default");
+    int port = vh ? lws_get_vhost_listen_port(vh) : srv->cfg.listen_port;
+    int v6 = strchr(srv->cfg.listen_host, ':') != NULL;
+    log_info("listening on https://%s%s%s:%d (WebSocket %s, subprotocol %s)", v6 ? "[" : "",
+             srv->cfg.listen_host, v6 ? "]" : "", port, WS_PATH, SUBPROTOCOL);
+    return 0;
+}
+
+void net_run(server *srv)
+{
+    while (!atomic_load(&srv->stop))
+        if (lws_service(srv->lws, 0) < 0) break;
+}
+
+void net_stop(server *srv)
+{
+    if (srv->lws) lws_context_destroy(srv->lws);
+    srv->lws = NULL;
+}
+
+void net_wake(void *arg)
+{
+    server *srv = arg;
+    if (srv->lws) lws_cancel_service(srv->lws);
+}

@@ -1,0 +1,58 @@
+/*
+ * networking.h: the network thread. One libwebsockets context with one TLS listener: HTTP
+ * (GET /healthz) and the WebSocket endpoint /ws (subprotocol parley.v1). It assembles
+ * binary messages, hands them to dispatch.c, queues encoded frames per connection and
+ * applies back-pressure (in-flight cap, outbound queue cap, flood bucket).
+ *
+ * Memory: networking.c allocates a conn when a WebSocket is established and frees it when
+ * lws reports it closed; nobody else may keep a conn pointer across a return to the event
+ * loop: keep conn->id and look it up with conn_find(). Frames passed to the conn_send*
+ * functions are copied or packed; the caller keeps its own.
+ */
+#ifndef PARLEY_NETWORKING_H
+#define PARLEY_NETWORKING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parley.pb-c.h"
+#include "server.h"
+
+/* Requests a connection may have in flight before we stop reading from it. */
+#define CONN_MAX_INFLIGHT 128
+/* Outbound queue bounds: beyond either the client is too slow and is disconnected. */
+#define CONN_MAX_OUT_BYTES (4u << 20)
+#define CONN_MAX_OUT_FRAMES 8192
+/* Above this much queued output we also stop reading (answers would only pile up). */
+#define CONN_PAUSE_OUT_BYTES (1u << 20)
+
+/* Creates the lws context and listener. 0, or -1 with a reason in err. */
+int net_start(server *srv, const char *cert_path, const char *key_path, char *err,
+              size_t errlen);
+/* Runs the event loop until srv->stop is set. */
+void net_run(server *srv);
+/* Closes every connection and destroys the context. */
+void net_stop(server *srv);
+/* Wakes the event loop from any thread (and from the signal handler). */
+void net_wake(void *srv);
+
+conn *conn_find(server *srv, uint64_t id);
+
+/* Packs and queues a frame. -1 if it could not be queued (the connection is then being
+ * closed as too slow, or memory ran out). */
+int conn_send(conn *c, const Parley__ServerFrame *f);
+/* Queues an already packed frame (copied). */
+int conn_send_packed(conn *c, const uint8_t *data, size_t len);
+void conn_respond(conn *c, Parley__Response *r);
+void conn_respond_error(conn *c, uint64_t req_id, Parley__ErrorCode code, const char *message,
+                        uint32_t retry_after);
+/* Queues Goodbye{code, reason} and closes with `close_status` once it is written.
+ * drop_queue discards frames not yet written (used when the client is too slow). */
+void conn_goodbye(conn *c, Parley__ErrorCode code, const char *reason, unsigned close_status,
+                  int drop_queue);
+
+/* In-flight accounting for back-pressure. */
+void conn_request_begin(conn *c);
+void conn_request_end(conn *c);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * storeq.c: the store thread and its two queues (see storeq.h).
+ *
+ * Jobs flow: submit queue (network -> store thread) -> batch -> completion queue (store ->
+ * network thread). Both queues are singly linked FIFO lists under one mutex each; the store
+ * thread holds no lock while it touches the disk.
+ */
+#include "storeq.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef struct {
+    storeq_job *head, *tail;
+    size_t n;
+} job_list;
+
+struct storeq {
+    store *s;
+    pthread_t thread;
+    pthread_mutex_t lock;      /* guards `in`, `stopping` */
+    pthread_cond_t cond;
+    job_list in;
+    int stopping;
+    pthread_mutex_t out_lock;  /* guards `out` */
+    job_list out;
+    void (*wake)(void *);
+    void *wake_arg;
+    /* Store thread only. */
+    int scrub_pending;
+    int64_t last_scrub_ms;
+};
+
+static void list_push(job_list *l, storeq_job *j)
+{
+    j->next = NULL;
+    if (l->tail) l->tail->next = j;
+    else l->head = j;
+    l->tail = j;
+    l->n++;
+}
+
+/* Detaches up to `max` jobs from the front of l. */
+static storeq_job *list_take(job_list *l, size_t max)
+{
+    storeq_job *first = l->head, *last = first;
+    size_t n = 1;
+    if (!first) return NULL;
+    while (n < max && last->next) {
+        last = last->next;
+        n++;
+    }
+    l->head = last->next;
+    if (!l->head) l->tail = NULL;
+    l->n -= n;
+    last->next = NULL;
+    return first;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs one batch; marks every job failed if the batch cannot be committed. */
+static void run_batch(storeq *q, storeq_job *jobs)
+{
+    store_rc brc = store_batch_begin(q->s);
+    for (storeq_job *j = jobs; j; j = j->next) {
+        if (brc != STORE_OK || store_op_begin(q->s) != STORE_OK) {
+            j->rc = STORE_ERR_INTERNAL;
+            continue;
+        }
+        j->rc = j->run(q->s, j);
+        store_op_end(q->s, j->rc == STORE_OK);
+    }
+    if (brc == STORE_OK) brc = store_batch_commit(q->s);
+    if (brc != STORE_OK) {
+        log_error("store: batch commit failed; the batch's requests get INTERNAL");
+        store_batch_rollback(q->s);
+        for (storeq_job *j = jobs; j; j = j->next) j->rc = STORE_ERR_INTERNAL;
+        return;
+    }
+    for (storeq_job *j = jobs; j; j = j->next)
+        if (j->rc == STORE_OK && j->scrub) q->scrub_pending = 1;
+}
+
+static void complete(storeq *q, storeq_job *jobs)
+{
+    pthread_mutex_lock(&q->out_lock);
+    while (jobs) {
+        storeq_job *next = jobs->next;
+        list_push(&q->out, jobs);
+        jobs = next;
+    }
+    pthread_mutex_unlock(&q->out_lock);
+    q->wake(q->wake_arg);
+}
+
+static void scrub(storeq *q)
+{
+    if (store_scrub(q->s) != STORE_OK) log_warn("store: scrub failed; will retry");
+    else q->scrub_pending = 0;
+    q->last_scrub_ms = monotonic_ms();
+}
+
+/* Waits for work. Returns a batch, or NULL when stopping with nothing left. Scrubs instead
+ * of sleeping when a scrub is owed, so deleted text never lingers through an idle period. */
+static storeq_job *next_batch(storeq *q)
+{
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        if (q->in.head) break;
+        if (q->scrub_pending) {
+            pthread_mutex_unlock(&q->lock);
+            scrub(q);
+            pthread_mutex_lock(&q->lock);
+            if (q->stopping && !q->in.head) break;  /* one last try is all a stop gets */
+            if (q->scrub_pending && !q->in.head) {
+                /* Scrub failed: retry after a pause instead of spinning. */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += 1;
+                pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+            }
+            continue;
+        }
+        if (q->stopping) break;
+        pthread_cond_wait(&q->cond, &q->lock);
+    }
+    storeq_job *jobs = list_take(&q->in, STOREQ_BATCH_MAX);
+    pthread_mutex_unlock(&q->lock);
+    return jobs;
+}
+
+static void *store_thread(void *arg)
+{
+    storeq *q = arg;
+    storeq_job *jobs;
+    while ((jobs = next_batch(q)) != NULL) {
+        run_batch(q, jobs);
+        complete(q, jobs);
+        if (q->scrub_pending && monotonic_ms() - q->last_scrub_ms >= STOREQ_SCRUB_MS) scrub(q);
+    }
+    return NULL;
+}
+
+storeq *storeq_start(store *s, void (*wake)(void *), void *wake_arg)
+{
+    storeq *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->s = s;
+    q->wake = wake;
+    q->wake_arg = wake_arg;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_mutex_init(&q->out_lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
+    if (pthread_create(&q->thread, NULL, store_thread, q) != 0) {
+        pthread_cond_destroy(&q->cond);
+        pthread_mutex_destroy(&q->lock);
+        pthread_mutex_destroy(&q->out_lock);
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+int storeq_submit(storeq *q, storeq_job *job)
+{
+    int rc = -1;
+    job->rc = STORE_OK;
+    job->scrub = 0;
+    pthread_mutex_lock(&q->lock);
+    if (!q->stopping && q->in.n < STOREQ_QUEUE_MAX) {
+        list_push(&q->in, job);
+        pthread_cond_signal(&q->cond);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+void storeq_drain(storeq *q)
+{
+    pthread_mutex_lock(&q->out_lock);
+    storeq_job *jobs = list_take(&q->out, (size_t)-1);
+    pthread_mutex_unlock(&q->out_lock);
+    while (jobs) {
+        storeq_job *next = jobs->next;
+        jobs->done(jobs);
+        jobs = next;
+    }
+}
+
+void storeq_stop(storeq *q)
+{
+    if (!q) return;
+    pthread_mutex_lock(&q->lock);
+    q->stopping = 1;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+    pthread_join(q->thread, NULL);
+    store_close(q->s);
+    storeq_job *jobs = list_take(&q->out, (size_t)-1);
+    while (jobs) {
+        storeq_job *next = jobs->next;
+        jobs->discard(jobs);
+        jobs = next;
+    }
+    pthread_cond_destroy(&q->cond);
+    pthread_mutex_destroy(&q->lock);
+    pthread_mutex_destroy(&q->out_lock);
+    free(q);
+}

@@ -1,0 +1,59 @@
+/*
+ * storeq.h: the store thread. It owns the store handle; the network thread hands it jobs
+ * and gets them back, completed, on the network thread.
+ *
+ * Group commit: the store thread takes every job that is waiting (up to STOREQ_BATCH_MAX)
+ * and runs them in ONE store batch, each inside its own savepoint, then commits once (one
+ * fsync for the whole batch). Only after the commit are the jobs handed back, so nothing is
+ * acknowledged to a client before it is durable. After batches that deleted or overwrote
+ * content it runs store_scrub(), at most every STOREQ_SCRUB_MS while busy but always before
+ * going idle.
+ *
+ * Memory and threads: a job is owned by whoever holds it: the submitter until
+ * storeq_submit() succeeds, then the store thread, then, on the network thread, its `done`
+ * callback (which frees it or passes it on). At shutdown, jobs not yet handed back are
+ * released through `discard` instead of `done`.
+ */
+#ifndef PARLEY_STOREQ_H
+#define PARLEY_STOREQ_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+#define STOREQ_BATCH_MAX 512
+#define STOREQ_QUEUE_MAX 65536
+#define STOREQ_SCRUB_MS 200
+
+typedef struct storeq storeq;
+typedef struct storeq_job storeq_job;
+
+struct storeq_job {
+    storeq_job *next;
+    /* Store thread, inside a batch and a savepoint: STORE_OK keeps the writes, anything
+     * else rolls this job's writes back. */
+    store_rc (*run)(store *s, storeq_job *job);
+    /* Network thread, after the commit; takes ownership of the job. */
+    void (*done)(storeq_job *job);
+    /* Frees a job that will never complete (shutdown). */
+    void (*discard)(storeq_job *job);
+    store_rc rc;               /* run's result; STORE_ERR_INTERNAL if the batch failed */
+    int scrub;                 /* set by run: content was deleted or overwritten */
+};
+
+/* Starts the thread; it owns `s` from now on and closes it in storeq_stop(). `wake` is
+ * called (from the store thread) whenever completions are ready. NULL on failure. */
+storeq *storeq_start(store *s, void (*wake)(void *), void *wake_arg);
+
+/* Network thread. 0, or -1 when the queue is full or stopping (the caller still owns job
+ * and answers BUSY). */
+int storeq_submit(storeq *q, storeq_job *job);
+
+/* Network thread: runs `done` of every completed job, in submission order. */
+void storeq_drain(storeq *q);
+
+/* Finishes every job already submitted, joins the thread, scrubs if needed, closes the
+ * store, discards completions never drained and frees q. */
+void storeq_stop(storeq *q);
+
+#endif

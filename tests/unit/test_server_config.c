@@ -1,0 +1,131 @@
+/* test_server_config.c: parleyd configuration: defaults, file syntax, strict errors, the
+ * command line overriding the file, and listen address parsing (IPv4, [IPv6], bad forms). */
+#include "config.h"
+#include "log.h"
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char err[256];
+
+TEST(defaults) {
+    server_config c;
+    CHECK_EQ_INT(config_defaults(&c), 0);
+    CHECK_EQ_STR(c.listen_host, "127.0.0.1");
+    CHECK_EQ_INT(c.listen_port, 8443);
+    CHECK_EQ_STR(c.data_dir, "./data");
+    CHECK_EQ_INT(c.max_frame, 65536);
+    CHECK_EQ_INT((long long)c.flood_rate, 200);
+    CHECK_EQ_INT((long long)c.flood_burst, 1000);
+    CHECK_EQ_INT(c.log_level, LOG_INFO);
+    config_free(&c);
+}
+
+TEST(listen_forms) {
+    char *h = NULL;
+    int p = 0;
+    CHECK_EQ_INT(config_parse_listen("127.0.0.1:9000", &h, &p), 0);
+    CHECK_EQ_STR(h, "127.0.0.1");
+    CHECK_EQ_INT(p, 9000);
+    free(h);
+    CHECK_EQ_INT(config_parse_listen("[::1]:8443", &h, &p), 0);
+    CHECK_EQ_STR(h, "::1");
+    CHECK_EQ_INT(p, 8443);
+    free(h);
+    CHECK_EQ_INT(config_parse_listen("localhost:0", &h, &p), 0);
+    CHECK_EQ_INT(p, 0);
+    free(h);
+    CHECK_EQ_INT(config_parse_listen("::1:8443", &h, &p), -1);   /* needs brackets */
+    CHECK_EQ_INT(config_parse_listen("127.0.0.1", &h, &p), -1);
+    CHECK_EQ_INT(config_parse_listen("127.0.0.1:", &h, &p), -1);
+    CHECK_EQ_INT(config_parse_listen("127.0.0.1:65536", &h, &p), -1);
+    CHECK_EQ_INT(config_parse_listen("127.0.0.1:80x", &h, &p), -1);
+    CHECK_EQ_INT(config_parse_listen(":80", &h, &p), -1);
+    CHECK_EQ_INT(config_parse_listen("[::1]8443", &h, &p), -1);
+}
+
+TEST(file_text) {
+    server_config c;
+    config_defaults(&c);
+    const char *text = "# comment\n\n  listen = [::1]:7000  \nflood_rate=5 # trailing\n"
+                       "flood_burst = 10\nmax_frame = 128K\nargon2_ops = 1\nargon2_mem = 8M\n"
+                       "login_fail_user = 3\nlogin_fail_ip = 9\nmax_connections = 77\n"
+                       "log_level = debug\ndata = /tmp/somewhere\n";
+    CHECK_EQ_INT(config_apply_text(&c, text, "t.conf", err, sizeof err), 0);
+    CHECK_EQ_STR(c.listen_host, "::1");
+    CHECK_EQ_INT(c.listen_port, 7000);
+    CHECK_EQ_INT((long long)c.flood_rate, 5);
+    CHECK_EQ_INT((long long)c.flood_burst, 10);
+    CHECK_EQ_INT(c.max_frame, 128 * 1024);
+    CHECK_EQ_INT(c.argon2_ops, 1);
+    CHECK_EQ_INT(c.argon2_mem, 8 << 20);
+    CHECK_EQ_INT(c.login_fail_user, 3);
+    CHECK_EQ_INT(c.login_fail_ip, 9);
+    CHECK_EQ_INT(c.max_connections, 77);
+    CHECK_EQ_INT(c.log_level, LOG_DEBUG);
+    CHECK_EQ_STR(c.data_dir, "/tmp/somewhere");
+    config_free(&c);
+}
+
+TEST(file_errors) {
+    server_config c;
+    config_defaults(&c);
+    CHECK_EQ_INT(config_apply_text(&c, "a = 1\n", "x.conf", err, sizeof err), -1);
+    CHECK_EQ_STR(err, "x.conf:1: unknown setting 'a'");
+    CHECK_EQ_INT(config_apply_text(&c, "\n\nflood_rate = fast\n", "x.conf", err, sizeof err), -1);
+    CHECK_EQ_STR(err, "x.conf:3: bad value for flood_rate: 'fast'");
+    CHECK_EQ_INT(config_apply_text(&c, "listen\n", "x.conf", err, sizeof err), -1);
+    CHECK_EQ_INT(config_apply_text(&c, "max_frame = 10\n", "x.conf", err, sizeof err), -1);
+    CHECK_EQ_INT(config_apply_text(&c, "max_connections = -1\n", "x.conf", err, sizeof err), -1);
+    CHECK_EQ_INT(config_apply_text(&c, "log_level = loud\n", "x.conf", err, sizeof err), -1);
+    CHECK_EQ_INT(config_apply_text(&c, "argon2_mem = 1\n", "x.conf", err, sizeof err), -1);
+    CHECK_EQ_INT(config_apply_text(&c, "= 5\n", "x.conf", err, sizeof err), -1);
+    config_free(&c);
+}
+
+TEST(args_override_file) {
+    char path[] = "/tmp/parley-test-conf-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("listen = 127.0.0.1:1111\ndata = /from/file\nflood_rate = 7\n", f);
+    fclose(f);
+    char *argv[] = { "parleyd", "--listen", "[::1]:2222", "--config", path, "--log-level=warn",
+                     NULL };
+    server_config c;
+    CHECK_EQ_INT(config_from_args(&c, 6, argv, err, sizeof err), CONFIG_OK);
+    CHECK_EQ_STR(c.listen_host, "::1");
+    CHECK_EQ_INT(c.listen_port, 2222);
+    CHECK_EQ_STR(c.data_dir, "/from/file");
+    CHECK_EQ_INT((long long)c.flood_rate, 7);
+    CHECK_EQ_INT(c.log_level, LOG_WARN);
+    config_free(&c);
+    unlink(path);
+}
+
+TEST(args_errors) {
+    server_config c;
+    char *a1[] = { "parleyd", "--help", NULL };
+    CHECK_EQ_INT(config_from_args(&c, 2, a1, err, sizeof err), CONFIG_HELP);
+    char *a2[] = { "parleyd", "--nope", NULL };
+    CHECK_EQ_INT(config_from_args(&c, 2, a2, err, sizeof err), CONFIG_ERROR);
+    char *a3[] = { "parleyd", "--data", NULL };
+    CHECK_EQ_INT(config_from_args(&c, 2, a3, err, sizeof err), CONFIG_ERROR);
+    CHECK_EQ_STR(err, "option '--data' needs a value");
+    char *a4[] = { "parleyd", "--config", "/nonexistent/parley.conf", NULL };
+    CHECK_EQ_INT(config_from_args(&c, 3, a4, err, sizeof err), CONFIG_ERROR);
+    char *a5[] = { "parleyd", "--listen", "nowhere", NULL };
+    CHECK_EQ_INT(config_from_args(&c, 3, a5, err, sizeof err), CONFIG_ERROR);
+}
+
+int main(void) {
+    RUN(defaults);
+    RUN(listen_forms);
+    RUN(file_text);
+    RUN(file_errors);
+    RUN(args_override_file);
+    RUN(args_errors);
+    return UNIT_DONE("server_config");
+}
