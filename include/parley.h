@@ -33,6 +33,14 @@ extern "C" {
 
 #define PARLEY_VERSION "0.1.0"
 
+/* Marks the exported functions: libparley.so is built with -fvisibility=hidden, so only the
+ * declarations below are visible to programs linking it. */
+#if defined(PARLEY_BUILDING_SO)
+#define PARLEY_API __attribute__((visibility("default")))
+#else
+#define PARLEY_API
+#endif
+
 /* Error codes. 1..99 mirror parley.proto's ErrorCode; 100+ happen on the client side. */
 typedef enum {
     PARLEY_OK = 0,
@@ -77,7 +85,7 @@ typedef struct {
 } parley_error;
 
 /* Short name of a code, e.g. "USER_NOT_FOUND"; never NULL. */
-const char *parley_code_name(int code);
+PARLEY_API const char *parley_code_name(int code);
 
 /* ---- objects -------------------------------------------------------------------------- */
 
@@ -159,14 +167,14 @@ typedef struct {
     int64_t session_id;
 } parley_update;
 
-void parley_message_free(parley_message *m);
-void parley_messages_free(parley_message *v, size_t n);  /* array from parley_history */
-void parley_chat_free(parley_chat *c);
-void parley_chats_free(parley_chat *v, size_t n);
-void parley_members_free(parley_member *v, size_t n);
-void parley_sessions_free(parley_session *v, size_t n);
-void parley_update_free(parley_update *u);
-void parley_user_free(parley_user *u);                  /* contents only */
+PARLEY_API void parley_message_free(parley_message *m);
+PARLEY_API void parley_messages_free(parley_message *v, size_t n);  /* array from parley_history */
+PARLEY_API void parley_chat_free(parley_chat *c);
+PARLEY_API void parley_chats_free(parley_chat *v, size_t n);
+PARLEY_API void parley_members_free(parley_member *v, size_t n);
+PARLEY_API void parley_sessions_free(parley_session *v, size_t n);
+PARLEY_API void parley_update_free(parley_update *u);
+PARLEY_API void parley_user_free(parley_user *u);                  /* contents only */
 
 /* ---- loop and client ------------------------------------------------------------------ */
 
@@ -175,12 +183,12 @@ typedef struct parley_client parley_client;
 
 /* A loop for many clients (benchmarks, bots). Most programs pass NULL to parley_open and
  * get a private loop. */
-parley_loop *parley_loop_new(parley_error *err);
+PARLEY_API parley_loop *parley_loop_new(parley_error *err);
 /* Runs network work for all clients of the loop, waiting at most timeout_ms. */
-int parley_loop_run(parley_loop *loop, int timeout_ms);
+PARLEY_API int parley_loop_run(parley_loop *loop, int timeout_ms);
 /* Makes a parley_loop_run in another thread return early. Thread-safe. */
-void parley_loop_wakeup(parley_loop *loop);
-void parley_loop_free(parley_loop *loop);   /* after every client on it was closed */
+PARLEY_API void parley_loop_wakeup(parley_loop *loop);
+PARLEY_API void parley_loop_free(parley_loop *loop);   /* after every client on it was closed */
 
 typedef struct {
     const char *profile_dir;     /* required; created (mode 0700) if missing */
@@ -195,54 +203,58 @@ typedef struct {
 } parley_options;
 
 /* Opens the profile; does not connect. loop NULL = a private loop. */
-parley_client *parley_open(parley_loop *loop, const parley_options *opt, parley_error *err);
+PARLEY_API parley_client *parley_open(parley_loop *loop, const parley_options *opt,
+                                      parley_error *err);
 /* Saves the sync position, closes the connection and frees the client. */
-void parley_close(parley_client *c);
+PARLEY_API void parley_close(parley_client *c);
 
 /* Connects (TLS, WebSocket, Hello) and, if the profile holds a session, resumes it.
  * Blocking calls connect on demand, so calling this is optional. */
-int parley_connect(parley_client *c, parley_error *err);
+PARLEY_API int parley_connect(parley_client *c, parley_error *err);
 /* 1 if the profile holds a session (it may still have been terminated on the server). */
-int parley_logged_in(const parley_client *c);
+PARLEY_API int parley_logged_in(const parley_client *c);
 /* The account of the profile's session (valid after a successful connect/login). */
-const parley_user *parley_me(const parley_client *c);
+PARLEY_API const parley_user *parley_me(const parley_client *c);
 
 /* ---- accounts and sessions ------------------------------------------------------------ */
 
-int parley_register(parley_client *c, const char *username, const char *password,
+PARLEY_API int parley_register(parley_client *c, const char *username, const char *password,
                     parley_error *err);
-int parley_login(parley_client *c, const char *username, const char *password,
+PARLEY_API int parley_login(parley_client *c, const char *username, const char *password,
                  parley_error *err);
 /* Ends this session on the server and forgets it locally. */
-int parley_logout(parley_client *c, parley_error *err);
-int parley_sessions(parley_client *c, parley_session **out, size_t *n, parley_error *err);
+PARLEY_API int parley_logout(parley_client *c, parley_error *err);
+PARLEY_API int parley_sessions(parley_client *c, parley_session **out, size_t *n,
+                               parley_error *err);
 /* session_id > 0: that session; 0: all but this one. */
-int parley_sessions_terminate(parley_client *c, int64_t session_id, int64_t **terminated,
+PARLEY_API int parley_sessions_terminate(parley_client *c, int64_t session_id, int64_t **terminated,
                               size_t *n, parley_error *err);
 
 /* ---- chats ---------------------------------------------------------------------------- */
 
 /* "@username" (private chat, created if needed) or a decimal chat id. */
-int parley_resolve_chat(parley_client *c, const char *name, int64_t *chat_id,
+PARLEY_API int parley_resolve_chat(parley_client *c, const char *name, int64_t *chat_id,
                         parley_error *err);
-int parley_chats(parley_client *c, parley_chat **out, size_t *n, parley_error *err);
-int parley_chat_get(parley_client *c, int64_t chat_id, parley_chat **out, parley_error *err);
+PARLEY_API int parley_chats(parley_client *c, parley_chat **out, size_t *n, parley_error *err);
+PARLEY_API int parley_chat_get(parley_client *c, int64_t chat_id, parley_chat **out,
+                               parley_error *err);
 /* usernames without '@' or with it; both are accepted. */
-int parley_group_create(parley_client *c, const char *title, const char *const *usernames,
-                        size_t n, parley_chat **out, parley_error *err);
-int parley_group_add(parley_client *c, int64_t chat_id, const char *const *usernames, size_t n,
-                     parley_error *err);
-int parley_group_remove(parley_client *c, int64_t chat_id, const char *const *usernames,
+PARLEY_API int parley_group_create(parley_client *c, const char *title,
+                                   const char *const *usernames, size_t n, parley_chat **out,
+                                   parley_error *err);
+PARLEY_API int parley_group_add(parley_client *c, int64_t chat_id, const char *const *usernames,
+                                size_t n, parley_error *err);
+PARLEY_API int parley_group_remove(parley_client *c, int64_t chat_id, const char *const *usernames,
                         size_t n, parley_error *err);
-int parley_group_leave(parley_client *c, int64_t chat_id, parley_error *err);
-int parley_group_rename(parley_client *c, int64_t chat_id, const char *title,
+PARLEY_API int parley_group_leave(parley_client *c, int64_t chat_id, parley_error *err);
+PARLEY_API int parley_group_rename(parley_client *c, int64_t chat_id, const char *title,
                         parley_error *err);
-int parley_group_set_role(parley_client *c, int64_t chat_id, const char *username,
+PARLEY_API int parley_group_set_role(parley_client *c, int64_t chat_id, const char *username,
                           parley_role role, parley_error *err);
-int parley_group_members(parley_client *c, int64_t chat_id, parley_member **out, size_t *n,
-                         parley_error *err);
+PARLEY_API int parley_group_members(parley_client *c, int64_t chat_id, parley_member **out,
+                                    size_t *n, parley_error *err);
 /* seconds 0 = off. */
-int parley_chat_autodelete(parley_client *c, int64_t chat_id, uint32_t seconds,
+PARLEY_API int parley_chat_autodelete(parley_client *c, int64_t chat_id, uint32_t seconds,
                            parley_error *err);
 
 /* ---- messages ------------------------------------------------------------------------- */
@@ -254,16 +266,16 @@ typedef struct {
 
 /* Sends text; *out (may be NULL) receives the stored message. Retries after a lost
  * connection reuse the same idempotency key, so a message is never stored twice. */
-int parley_send(parley_client *c, int64_t chat_id, const char *text,
+PARLEY_API int parley_send(parley_client *c, int64_t chat_id, const char *text,
                 const parley_send_options *opt, parley_message **out, parley_error *err);
-int parley_edit(parley_client *c, int64_t chat_id, int64_t id, const char *text,
+PARLEY_API int parley_edit(parley_client *c, int64_t chat_id, int64_t id, const char *text,
                 parley_message **out, parley_error *err);
-int parley_delete(parley_client *c, int64_t chat_id, const int64_t *ids, size_t n,
+PARLEY_API int parley_delete(parley_client *c, int64_t chat_id, const int64_t *ids, size_t n,
                   int for_everyone, parley_error *err);
 /* max_id 0 = everything. */
-int parley_read(parley_client *c, int64_t chat_id, int64_t max_id, parley_error *err);
+PARLEY_API int parley_read(parley_client *c, int64_t chat_id, int64_t max_id, parley_error *err);
 /* Oldest first; before_id 0 = the newest; limit 1..200. */
-int parley_history(parley_client *c, int64_t chat_id, uint32_t limit, int64_t before_id,
+PARLEY_API int parley_history(parley_client *c, int64_t chat_id, uint32_t limit, int64_t before_id,
                    parley_message **out, size_t *n, parley_error *err);
 
 /* ---- updates -------------------------------------------------------------------------- */
@@ -273,7 +285,7 @@ int parley_history(parley_client *c, int64_t chat_id, uint32_t limit, int64_t be
  * at most timeout_ms (-1 = forever); returns PARLEY_E_TIMEOUT if none came. The position of
  * an update is saved once the next call is made (or at close), so an update shown before
  * a crash may be shown again, never skipped. Reconnects by itself after a lost connection. */
-int parley_next_update(parley_client *c, int timeout_ms, parley_update **out,
+PARLEY_API int parley_next_update(parley_client *c, int timeout_ms, parley_update **out,
                        parley_error *err);
 
 /* ---- asynchronous use (many clients on one loop) --------------------------------------- */
@@ -284,18 +296,18 @@ typedef void (*parley_send_cb)(parley_client *c, void *ud, int code, const parle
 typedef void (*parley_update_cb)(parley_client *c, void *ud, const parley_update *u);
 
 /* Queues a send and returns at once; cb runs from parley_loop_run. */
-int parley_send_async(parley_client *c, int64_t chat_id, const char *text,
+PARLEY_API int parley_send_async(parley_client *c, int64_t chat_id, const char *text,
                       const parley_send_options *opt, parley_send_cb cb, void *ud,
                       parley_error *err);
 /* Installs a live-update callback; updates then bypass parley_next_update's queue. */
-void parley_set_update_handler(parley_client *c, parley_update_cb cb, void *ud);
+PARLEY_API void parley_set_update_handler(parley_client *c, parley_update_cb cb, void *ud);
 /* Starts connecting without blocking; parley_is_ready() turns 1 when authenticated. */
-int parley_connect_async(parley_client *c, parley_error *err);
-int parley_is_ready(const parley_client *c);
+PARLEY_API int parley_connect_async(parley_client *c, parley_error *err);
+PARLEY_API int parley_is_ready(const parley_client *c);
 /* For ephemeral clients: the session token of the last register/login (32 bytes), so a
  * benchmark can resume many clients without storing profiles. */
-int parley_session_token(const parley_client *c, uint8_t out[32]);
-int parley_set_session_token(parley_client *c, const uint8_t token[32]);
+PARLEY_API int parley_session_token(const parley_client *c, uint8_t out[32]);
+PARLEY_API int parley_set_session_token(parley_client *c, const uint8_t token[32]);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,187 @@
+/*
+ * sync.c: keeps this client's view of the account's update log in order. Pushed updates
+ * are applied when contiguous (pts == local+1), dropped when already seen, and a gap makes
+ * the client page through GetDifference(since = local) instead. Updates are delivered to the
+ * program's callback, or queued for parley_next_update. The first half of the file is pure
+ * bookkeeping (sync.h, unit-tested); the second half talks to the connection.
+ */
+#include <stdlib.h>
+
+#include "lib.h"
+
+/* ---- pure part ------------------------------------------------------------------------- */
+
+pl_sync_verdict pl_sync_push(pl_sync *s, uint64_t pts)
+{
+    if (pts <= s->pts)
+        return SYNC_DUPLICATE;
+    if (pts == s->pts + 1) {
+        s->pts = pts;
+        return SYNC_APPLY;
+    }
+    return SYNC_GAP;
+}
+
+int pl_sync_diff_entry(pl_sync *s, uint64_t pts)
+{
+    if (pts <= s->pts)
+        return 0;
+    s->pts = pts;
+    return 1;
+}
+
+int pl_sync_diff_end(pl_sync *s, uint64_t page_pts, int more)
+{
+    if (page_pts > s->pts)
+        s->pts = page_pts;
+    int again = more || s->diff_again;
+    s->diff_again = 0;
+    return again;
+}
+
+void pl_sync_result(pl_sync *s, uint64_t pts)
+{
+    if (pts == s->pts + 1)
+        s->pts = pts;
+}
+
+int pl_sync_enqueue(pl_sync *s, parley_update *u)
+{
+    pl_qnode *n = malloc(sizeof(*n));
+    if (!n)
+        return -PARLEY_E_NOMEM;
+    n->next = NULL;
+    n->u = u;
+    if (s->tail)
+        s->tail->next = n;
+    else
+        s->head = n;
+    s->tail = n;
+    s->n++;
+    return 0;
+}
+
+parley_update *pl_sync_dequeue(pl_sync *s)
+{
+    pl_qnode *n = s->head;
+    if (!n)
+        return NULL;
+    s->head = n->next;
+    if (!s->head)
+        s->tail = NULL;
+    s->n--;
+    parley_update *u = n->u;
+    free(n);
+    return u;
+}
+
+uint64_t pl_sync_safe_position(const pl_sync *s)
+{
+    /* Queued updates were not seen by the program yet: stop just before the first one. */
+    if (s->head && s->head->u->pts > 0)
+        return s->head->u->pts - 1;
+    return s->pts;
+}
+
+void pl_sync_clear(pl_sync *s)
+{
+    parley_update *u;
+    while ((u = pl_sync_dequeue(s)))
+        parley_update_free(u);
+}
+
+/* ---- glue -------------------------------------------------------------------------------- */
+
+static void deliver(parley_client *c, const Parley__Update *pu)
+{
+    parley_update *u = pl_conv_update(pu);
+    if (!u)
+        return;      /* out of memory or a kind this library does not know: skip it */
+    if (c->upd_cb) {
+        c->upd_cb(c, c->upd_ud, u);
+        parley_update_free(u);
+    } else if (pl_sync_enqueue(&c->sync, u) < 0) {
+        parley_update_free(u);
+    }
+}
+
+void pl_sync_on_update(parley_client *c, const Parley__Update *u)
+{
+    /* A program that never asks for updates does not move its position with pushes, so a
+     * later reader of the same profile still gets them from the difference. */
+    if (!c->sync.want)
+        return;
+    switch (pl_sync_push(&c->sync, u->pts)) {
+    case SYNC_APPLY:
+        deliver(c, u);
+        break;
+    case SYNC_DUPLICATE:
+        break;
+    case SYNC_GAP:
+        if (c->sync.diff_in_flight)
+            c->sync.diff_again = 1;
+        else
+            pl_sync_fetch_difference(c);
+        break;
+    }
+}
+
+static void difference_done(parley_client *c, pl_call *call, const Parley__Response *resp,
+                            const parley_error *err)
+{
+    c->sync.diff_in_flight = 0;
+    if (err || resp->result_case != PARLEY__RESPONSE__RESULT_DIFFERENCE) {
+        /* Connection trouble: the next successful resume fetches again. A server refusal is
+         * not retried in a loop. */
+        c->sync.diff_again = 0;
+        return;
+    }
+    const Parley__Difference *d = resp->difference;
+    for (size_t i = 0; i < d->n_updates; i++)
+        if (pl_sync_diff_entry(&c->sync, d->updates[i]->pts))
+            deliver(c, d->updates[i]);
+    if (pl_sync_diff_end(&c->sync, d->pts, d->more))
+        pl_sync_fetch_difference(c);
+}
+
+void pl_sync_fetch_difference(parley_client *c)
+{
+    if (c->sync.diff_in_flight || c->state != CONN_OPEN || !c->authed)
+        return;
+    pl_call *call = calloc(1, sizeof(*call));
+    if (!call)
+        return;
+    call->heap = 1;
+    call->done = difference_done;
+    Parley__GetDifferenceRequest req = PARLEY__GET_DIFFERENCE_REQUEST__INIT;
+    req.since_pts = c->sync.pts;
+    req.limit = 500;
+    Parley__ClientFrame f = PARLEY__CLIENT_FRAME__INIT;
+    f.request_case = PARLEY__CLIENT_FRAME__REQUEST_GET_DIFFERENCE;
+    f.get_difference = &req;
+    c->sync.diff_in_flight = 1;
+    if (pl_rpc_start(c, call, &f, 0) < 0)
+        c->sync.diff_in_flight = 0;   /* pl_rpc_start freed the call */
+}
+
+void pl_sync_on_result_pts(parley_client *c, uint64_t pts)
+{
+    pl_sync_result(&c->sync, pts);
+}
+
+void pl_sync_on_authed(parley_client *c)
+{
+    if (c->sync.want && c->server_pts > c->sync.pts)
+        pl_sync_fetch_difference(c);
+}
+
+void pl_sync_save(parley_client *c)
+{
+    if (!c->has_session)
+        return;
+    uint64_t pos = pl_sync_safe_position(&c->sync);
+    if (pos == c->saved_pts)
+        return;
+    if (pl_profile_set_int(&c->prof, PK_PTS, (int64_t)pos, NULL) == 0)
+        c->saved_pts = pos;
+}
