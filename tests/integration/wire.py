@@ -1,0 +1,418 @@
+"""wire.py: a raw Parley protocol client for the integration tests.
+
+It speaks proto/parley.proto over a real TLS WebSocket (python3-websocket) so tests can send
+exactly the bytes they want, including malformed ones, and see exactly what parleyd answers.
+The Python protobuf module is generated from proto/parley.proto with protoc at import time into
+tests/integration/gen/ (gitignored), so the tests always follow the current schema.
+"""
+import os
+import secrets
+import socket
+import ssl
+import subprocess
+import sys
+import select
+import tempfile
+import time
+from pathlib import Path
+
+import websocket
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+GEN = HERE / "gen"
+
+
+def _load_pb():
+    proto = ROOT / "proto" / "parley.proto"
+    out = GEN / "parley_pb2.py"
+    if not out.exists() or out.stat().st_mtime < proto.stat().st_mtime:
+        GEN.mkdir(exist_ok=True)
+        # Generate into a temp dir and rename, so a concurrent run never imports half a file.
+        with tempfile.TemporaryDirectory(dir=GEN) as tmp:
+            subprocess.run(["protoc", f"-I{proto.parent}", f"--python_out={tmp}", str(proto)],
+                           check=True)
+            os.replace(Path(tmp) / "parley_pb2.py", out)
+    if str(GEN) not in sys.path:
+        sys.path.insert(0, str(GEN))
+    import parley_pb2  # noqa: E402
+    return parley_pb2
+
+
+pb = _load_pb()
+
+DEFAULT_TIMEOUT = float(os.environ.get("PARLEY_TEST_TIMEOUT", "20"))
+
+
+def code_name(code):
+    return pb.ErrorCode.Name(code)
+
+
+class ServerError(Exception):
+    """A Response carrying an Error."""
+
+    def __init__(self, kind, err):
+        self.kind = kind
+        self.code = code_name(err.code)
+        self.message = err.message
+        self.retry_after = err.retry_after
+        super().__init__(f"{kind}: {self.code} ({err.message!r}, retry_after={err.retry_after})")
+
+
+class Closed(Exception):
+    """The server closed the connection; goodbye is the Goodbye frame seen before, if any."""
+
+    def __init__(self, goodbye):
+        self.goodbye = goodbye
+        super().__init__("connection closed" +
+                         (f" after Goodbye {code_name(goodbye.code)} {goodbye.reason!r}"
+                          if goodbye is not None else " without Goodbye"))
+
+
+def uname(prefix="u"):
+    """A fresh valid username: starts with a letter, lower case, at most 32 chars."""
+    return (prefix[:20] + "_" + secrets.token_hex(4)).lower()
+
+
+def build_frame(kind, req_id, **fields):
+    f = pb.ClientFrame()
+    f.id = req_id
+    if kind is not None:
+        sub = getattr(f, kind)
+        sub.SetInParent()
+        for k, v in fields.items():
+            if isinstance(v, (list, tuple)):
+                getattr(sub, k).extend(v)
+            else:
+                setattr(sub, k, v)
+    return f
+
+
+class Conn:
+    """One WebSocket connection to parleyd. Updates pushed by the server are collected in
+    self.updates (in arrival order); responses are matched to requests by id."""
+
+    def __init__(self, server, hello=True, timeout=DEFAULT_TIMEOUT, path="/ws",
+                 subprotocol="parley.v1"):
+        self.server = server
+        self.timeout = timeout
+        kw = {}
+        if subprotocol:
+            kw["subprotocols"] = [subprotocol]
+        self.ws = websocket.create_connection(
+            f"wss://127.0.0.1:{server.port}{path}",
+            sslopt={"ca_certs": str(server.ca), "check_hostname": False},
+            timeout=timeout, **kw)
+        self.next_id = 1
+        self.updates = []
+        self.responses = {}
+        self.goodbye = None
+        self.closed = False
+        self.user = None
+        self.token = None
+        self.session_id = None
+        self.pts = 0
+        if hello:
+            r = self.call("hello", protocol_version=1, client="pytest-wire")
+            assert r.protocol_version == 1
+
+    # ---- low level -------------------------------------------------------------------
+    def send_raw(self, data):
+        self.ws.send_binary(bytes(data))
+
+    def send_raw_chunked(self, data, chunk=4096):
+        """Sends one binary frame a piece at a time, reading between pieces, for frames the
+        server may refuse (Goodbye + close) before it has read them whole. One thread only:
+        an SSL connection must not be read and written concurrently. Returns False if the
+        server closed the connection before the frame was sent whole."""
+        frame = websocket.ABNF.create_frame(bytes(data), websocket.ABNF.OPCODE_BINARY)
+        raw = frame.format()
+        sock = self.ws.sock
+        off = 0
+        while off < len(raw):
+            try:
+                sock.settimeout(self.timeout)
+                off += sock.send(raw[off:off + chunk])
+            except (OSError, ssl.SSLError):
+                return False
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable or sock.pending():
+                try:
+                    self.pump(0.05)
+                except Closed:
+                    return False
+        return True
+
+    def send_text(self, text):
+        self.ws.send(text)
+
+    def send_frame(self, f):
+        self.ws.send_binary(f.SerializeToString())
+
+    def new_id(self):
+        i = self.next_id
+        self.next_id += 1
+        return i
+
+    def pump(self, timeout):
+        """Reads at most one frame. Returns the ServerFrame, None on timeout; raises Closed."""
+        if self.closed:
+            raise Closed(self.goodbye)
+        self.ws.settimeout(max(timeout, 0.001))
+        try:
+            opcode, data = self.ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            return None
+        except (websocket.WebSocketConnectionClosedException, ConnectionError, ssl.SSLError,
+                OSError):
+            self.closed = True
+            raise Closed(self.goodbye)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            self.closed = True
+            raise Closed(self.goodbye)
+        assert opcode == websocket.ABNF.OPCODE_BINARY, f"server sent opcode {opcode}"
+        sf = pb.ServerFrame()
+        sf.ParseFromString(data)
+        which = sf.WhichOneof("frame")
+        if which == "response":
+            assert sf.response.id not in self.responses, f"two responses for id {sf.response.id}"
+            self.responses[sf.response.id] = sf.response
+        elif which == "update":
+            self.updates.append(sf.update)
+        elif which == "goodbye":
+            self.goodbye = sf.goodbye
+        else:
+            raise AssertionError(f"empty ServerFrame {data!r}")
+        return sf
+
+    def wait_response(self, req_id, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while req_id not in self.responses:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no response to request {req_id}")
+            self.pump(left)
+        return self.responses.pop(req_id)
+
+    def wait_closed(self, timeout=5.0):
+        """Reads until the server closes. Returns the Goodbye (or None). Fails on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("server did not close the connection")
+            try:
+                self.pump(left)
+            except Closed:
+                return self.goodbye
+
+    # ---- requests --------------------------------------------------------------------
+    def request(self, kind, _timeout=None, **fields):
+        """Sends one request and returns its Response (error or result)."""
+        rid = self.new_id()
+        self.send_frame(build_frame(kind, rid, **fields))
+        r = self.wait_response(rid, _timeout)
+        assert r.id == rid
+        return r
+
+    def call(self, kind, _timeout=None, **fields):
+        """Sends one request and returns the result message; raises ServerError."""
+        r = self.request(kind, _timeout, **fields)
+        if r.HasField("error") and r.error.code != 0:
+            assert r.WhichOneof("result") is None, "Response has both error and result"
+            raise ServerError(kind, r.error)
+        which = r.WhichOneof("result")
+        assert which is not None, f"{kind}: Response has neither error nor result"
+        return getattr(r, which)
+
+    def error(self, kind, **fields):
+        """Sends a request that must fail; returns the error code name."""
+        r = self.request(kind, **fields)
+        assert r.HasField("error") and r.error.code != 0, \
+            f"{kind} {fields!r} unexpectedly succeeded: {r}"
+        assert r.WhichOneof("result") is None
+        assert r.error.message, "error without a human readable message"
+        return code_name(r.error.code)
+
+    def ping(self, timeout=None):
+        n = secrets.randbits(63)
+        r = self.call("ping", _timeout=timeout, nonce=n)
+        assert r.nonce == n
+        return True
+
+    # ---- auth helpers ----------------------------------------------------------------
+    def _auth(self, r):
+        self.user = r.user
+        self.session_id = r.session_id
+        if r.token:
+            self.token = r.token
+        self.pts = r.pts
+        return r
+
+    def register(self, username, password, device="pytest"):
+        r = self._auth(self.call("register", username=username, password=password,
+                                 device=device))
+        assert len(r.token) == 32
+        return r
+
+    def login(self, username, password, device="pytest"):
+        r = self._auth(self.call("login", username=username, password=password, device=device))
+        assert len(r.token) == 32
+        return r
+
+    def resume(self, token):
+        r = self.call("resume", token=token)
+        self.token = token
+        return self._auth(r)
+
+    # ---- convenience -----------------------------------------------------------------
+    def send(self, chat_id, text, **kw):
+        kw.setdefault("random_id", secrets.randbits(63) | 1)
+        return self.call("send_message", chat_id=chat_id, text=text, **kw)
+
+    def send_many(self, chat_id, texts, window=64, timeout=120, **kw):
+        """Pipelines one SendMessage per text (at most `window` unanswered); FLOOD_WAIT
+        answers are retried with the same random_id after retry_after. Returns the SendResults
+        in the order of `texts`."""
+        results = [None] * len(texts)
+        rids = [secrets.randbits(63) | 1 for _ in texts]
+        pending = {}          # request id -> index
+        todo = list(range(len(texts)))
+        todo.reverse()
+        retry_at = 0.0
+        deadline = time.monotonic() + timeout
+        while todo or pending:
+            assert time.monotonic() < deadline, "send_many timed out"
+            while todo and len(pending) < window and time.monotonic() >= retry_at:
+                i = todo.pop()
+                rid = self.new_id()
+                self.send_frame(build_frame("send_message", rid, chat_id=chat_id,
+                                            text=texts[i], random_id=rids[i], **kw))
+                pending[rid] = i
+            done = [r for r in pending if r in self.responses]
+            if not done:
+                self.pump(0.2 if pending else max(0.0, retry_at - time.monotonic()))
+                continue
+            for rid in done:
+                i = pending.pop(rid)
+                r = self.responses.pop(rid)
+                if r.HasField("error"):
+                    if code_name(r.error.code) != "FLOOD_WAIT":
+                        raise ServerError("send_message", r.error)
+                    retry_at = time.monotonic() + max(1, r.error.retry_after)
+                    todo.append(i)
+                else:
+                    results[i] = r.sent
+        return results
+
+    def open_chat(self, username):
+        return self.call("open_private_chat", username=username)
+
+    def history(self, chat_id, limit=200, before_id=0):
+        return list(self.call("get_history", chat_id=chat_id, limit=limit,
+                              before_id=before_id).messages)
+
+    def full_history(self, chat_id):
+        """Every message visible to this account, oldest first (pages of 200)."""
+        out = []
+        before = 0
+        while True:
+            page = self.history(chat_id, 200, before)
+            if not page:
+                break
+            out[:0] = page
+            before = page[0].id
+            if len(page) < 200:
+                break
+        return out
+
+    def difference(self, since, limit=0):
+        """All updates since `since`, following `more`. Returns (updates, final pts, pages)."""
+        ups = []
+        pages = 0
+        pts = since
+        while True:
+            d = self.call("get_difference", since_pts=pts, limit=limit)
+            pages += 1
+            assert d.pts >= pts, f"difference went backwards: {d.pts} < {pts}"
+            ups.extend(d.updates)
+            pts = d.pts
+            if not d.more:
+                return ups, pts, pages
+            assert pages < 10000
+
+    def wait_update(self, kind, pred=None, timeout=5.0):
+        """Waits for a pushed update whose oneof is `kind` (and pred(update.<kind>) holds);
+        removes it from self.updates and returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, u in enumerate(self.updates):
+                if u.WhichOneof("kind") == kind and (pred is None or pred(getattr(u, kind))):
+                    del self.updates[i]
+                    return u
+            left = deadline - time.monotonic()
+            if left <= 0:
+                got = [u.WhichOneof("kind") for u in self.updates]
+                raise TimeoutError(f"no {kind} update within {timeout}s (have {got})")
+            self.pump(min(left, 0.5))
+
+    def drain(self, wait=0.3):
+        """Pings (so everything the server sent before is read), then reads for `wait` s."""
+        self.ping()
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            self.pump(end - time.monotonic())
+
+    def find_updates(self, kind, pred=None):
+        return [getattr(u, kind) for u in self.updates
+                if u.WhichOneof("kind") == kind and (pred is None or pred(getattr(u, kind)))]
+
+    def close(self):
+        try:
+            self.ws.close(timeout=1)
+        except Exception:
+            pass
+        self.closed = True
+
+
+def register(server, prefix="u", password=None, device="pytest", username=None):
+    """Registers a fresh account; returns a connected, authenticated Conn with .username
+    and .password set."""
+    c = Conn(server)
+    username = username or uname(prefix)
+    password = password or ("pw-" + secrets.token_hex(8))
+    c.register(username, password, device)
+    c.username = username
+    c.password = password
+    server.secrets.add(password)
+    return c
+
+
+def login(server, username, password, device="pytest"):
+    c = Conn(server)
+    c.login(username, password, device)
+    c.username = username
+    c.password = password
+    return c
+
+
+def resume(server, token):
+    c = Conn(server)
+    c.resume(token)
+    return c
+
+
+def replace_same_len(frame_bytes, placeholder, replacement):
+    """Swaps a placeholder string inside serialized protobuf for raw bytes of the same length
+    (protobuf refuses to build invalid UTF-8 itself)."""
+    p = placeholder.encode()
+    assert len(p) == len(replacement)
+    assert frame_bytes.count(p) == 1
+    return frame_bytes.replace(p, replacement)
+
+
+def tls_socket(server, timeout=5.0):
+    ctx = ssl.create_default_context(cafile=str(server.ca))
+    ctx.check_hostname = False
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
+    return ctx.wrap_socket(raw)
