@@ -8,8 +8,10 @@
  * req_account.c (accounts, sessions) and req_chat.c (chats, messages, sync).
  */
 #include "dispatch.h"
+
 #include "log.h"
 #include "networking.h"
+#include "pbstrings.h"
 #include "push.h"
 #include "request.h"
 
@@ -299,6 +301,25 @@ static void start_request(conn *c, Parley__ClientFrame *f, const req_handler *h)
     else req_submit_store(j, h);
 }
 
+/* The typed error for a string field that is not strict UTF-8 or holds a NUL, by the
+ * field's name: the same codes the length checks of each request give. */
+static Parley__ErrorCode bad_string_code(const char *field)
+{
+    if (!strcmp(field, "text")) return PARLEY__ERROR_CODE__TEXT_INVALID;
+    if (!strcmp(field, "title")) return PARLEY__ERROR_CODE__TITLE_INVALID;
+    if (!strcmp(field, "username") || !strcmp(field, "usernames"))
+        return PARLEY__ERROR_CODE__USERNAME_INVALID;
+    if (!strcmp(field, "password")) return PARLEY__ERROR_CODE__PASSWORD_INVALID;
+    return PARLEY__ERROR_CODE__BAD_REQUEST;
+}
+
+static void respond_bad_string(conn *c, uint64_t id, const ProtobufCFieldDescriptor *f)
+{
+    char why[96];
+    snprintf(why, sizeof why, "%s is not valid UTF-8 or contains a NUL", f->name);
+    conn_respond_error(c, id, bad_string_code(f->name), why, 0);
+}
+
 void dispatch_frame(conn *c, const uint8_t *data, size_t len)
 {
     Parley__ClientFrame *f = parley__client_frame__unpack(NULL, len, data);
@@ -308,8 +329,11 @@ void dispatch_frame(conn *c, const uint8_t *data, size_t len)
         return;
     }
     const req_handler *h = NULL;
+    const ProtobufCFieldDescriptor *bad = NULL;
     if (!charge_flood(c, f->id)) {
         /* answered or closing */
+    } else if ((bad = pb_find_bad_string(&parley__client_frame__descriptor, data, len))) {
+        respond_bad_string(c, f->id, bad);
     } else if (c->state == CONN_HELLO) {
         handle_first(c, f);
     } else if (f->request_case == PARLEY__CLIENT_FRAME__REQUEST_HELLO) {
