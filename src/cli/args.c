@@ -48,11 +48,12 @@ int cli_parse(cli_ctx *ctx, const char *cmd, int argc, char **argv, cli_opt *opt
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         cli_opt *o = find_opt(opts, nopts, name, len);
         if (!o) {
-            if (strcmp(name, "json") == 0 || strcmp(name, "profile") == 0 ||
-                strcmp(name, "server") == 0 || strcmp(name, "ca") == 0 ||
-                strcmp(name, "timeout-ms") == 0)
-                return cli_usage(ctx, cmd, "%s is a global option: put it before the command",
-                                 a);
+            /* Global options may follow the command too (`parley receive --json`). */
+            int rc = cli_take_global(ctx, argc, argv, &i);
+            if (rc > 0)
+                return rc;
+            if (rc == 0)
+                continue;
             return cli_usage(ctx, cmd, "unknown option '%.*s' (text starting with '--' "
                              "goes after a '--' argument)", (int)(len + 2), a);
         }

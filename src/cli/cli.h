@@ -54,6 +54,10 @@ int cli_client(cli_ctx *ctx, int need_session, parley_client **out);
  * the exit code for it. subject (may be NULL) names what the error is about, e.g. "@bob". */
 int cli_fail(cli_ctx *ctx, const parley_error *err, const char *subject);
 /* Reports a usage error for `cmd` (NULL = global) with a --help hint; returns 2. */
+/* If argv[*i] is a global option (--json, --profile, --server, --ca, --timeout-ms), applies
+ * it, consuming its value (*i advances), and returns 0; returns -1 if it is not one, or an
+ * exit code for a bad value. Globals are accepted before and after the command. */
+int cli_take_global(cli_ctx *ctx, int argc, char **argv, int *i);
 int cli_usage(cli_ctx *ctx, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Reports a local failure that is not a library error (exit code `code`). */

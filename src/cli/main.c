@@ -3,8 +3,8 @@
  *
  *   parley [--profile DIR] [--server URL] [--ca FILE] [--json] [--timeout-ms N] COMMAND ...
  *
- * Parses the global options (only before the command, so that message text can never be
- * mistaken for one), picks the profile directory, and dispatches to the command handlers
+ * Parses the global options (before the command, or after it as in `parley receive --json`;
+ * text that starts with "--" goes after a "--" argument), picks the profile directory, and dispatches to the command handlers
  * in cmd_*.c; with no command it starts the interactive mode. The client a command opened
  * is closed here, which also saves the device's sync position.
  */
@@ -95,8 +95,25 @@ static int set_global(cli_ctx *ctx, const char *a, const char *v)
     return 0;
 }
 
-/* Parses the global options; *first receives the index of the command. Returns -1 to go
- * on, or an exit code (0 after --help / --version). */
+int cli_take_global(cli_ctx *ctx, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--json") == 0) {
+        ctx->json = 1;
+        return 0;
+    }
+    if (a[0] != '-' || a[1] != '-' || !(is_option(a, "profile") || is_option(a, "server") ||
+                                        is_option(a, "ca") || is_option(a, "timeout-ms")))
+        return -1;
+    const char *eq = strchr(a, '=');
+    const char *v = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+    if (!v)
+        return cli_usage(ctx, NULL, "option %s needs a value", a);
+    return set_global(ctx, a, v);
+}
+
+/* Parses the global options before the command; *first receives the index of the command.
+ * Returns -1 to go on, or an exit code (0 after --help / --version). */
 static int parse_globals(cli_ctx *ctx, int argc, char **argv, int *first)
 {
     int i = 1;
@@ -114,18 +131,9 @@ static int parse_globals(cli_ctx *ctx, int argc, char **argv, int *first)
             printf("parley %s\n", PARLEY_VERSION);
             return 0;
         }
-        if (strcmp(a, "--json") == 0) {
-            ctx->json = 1;
-            continue;
-        }
-        if (a[1] != '-' || !(is_option(a, "profile") || is_option(a, "server") ||
-                             is_option(a, "ca") || is_option(a, "timeout-ms")))
+        int rc = cli_take_global(ctx, argc, argv, &i);
+        if (rc == -1)
             return cli_usage(ctx, NULL, "unknown option '%s'", a);
-        const char *eq = strchr(a, '=');
-        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!v)
-            return cli_usage(ctx, NULL, "option %s needs a value", a);
-        int rc = set_global(ctx, a, v);
         if (rc)
             return rc;
     }

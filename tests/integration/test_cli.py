@@ -1,5 +1,6 @@
 """The real `parley` CLI against a real parleyd: JSON output shapes, the message flow between
 two accounts, sessions, groups, timers, and one-line errors with the right exit codes."""
+import json
 import re
 import secrets
 import subprocess
@@ -8,7 +9,7 @@ import time
 import pytest
 
 import wire
-from conftest import free_port
+from conftest import PARLEY, free_port
 
 MESSAGE_KEYS = {"type", "chat", "id", "from", "text", "date", "edit_date", "reply_to", "ttl"}
 
@@ -333,3 +334,32 @@ def test_cli_username_case_and_password(cli):
     assert r.rc == 1 and r.err_json()["code"] == "PASSWORD_INVALID"
     r = cli.run("up4", "register", wire.uname("longpw"), password="p" * 1025)
     assert r.rc == 1 and r.err_json()["code"] == "PASSWORD_INVALID"
+
+
+def test_readme_example_profile_remembers_server_and_options_after_command(cli, pair):
+    """The README's flow: only the first command names --server/--ca (the profile remembers
+    them), and global options may follow the command (`parley --profile P receive --json`)."""
+    a, b, pw, ua, ub = pair
+    prof_a, prof_b = str(cli.profile("alice")), str(cli.profile("bob"))
+
+    def bare(*args):
+        return subprocess.run([str(PARLEY), *args], capture_output=True, text=True,
+                              timeout=60)
+
+    text = "readme-" + secrets.token_hex(4)
+    r = bare("--profile", prof_a, "send", "@" + b, text)
+    assert r.returncode == 0, r.stderr
+    r = bare("--profile", prof_b, "receive", "--json")
+    assert r.returncode == 0, r.stderr
+    msgs = [json.loads(ln) for ln in r.stdout.splitlines() if ln.strip()]
+    got = [m for m in msgs if m.get("type") == "message" and m.get("text") == text]
+    assert len(got) == 1 and got[0]["from"] == a
+    # a global option after the command, with a value, works too
+    r = bare("--profile", "/nonexistent-should-be-overridden", "whoami", "--profile", prof_b,
+             "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["username"] == b
+    # a bad value of a trailing global option is a usage error (exit 2)
+    r = bare("--profile", prof_b, "whoami", "--timeout-ms", "abc")
+    assert r.returncode == 2 and "timeout-ms" in r.stderr
+
