@@ -17,9 +17,15 @@
 
 #include "parley.pb-c.h"
 #include "server.h"
+#include "storeq.h"
 
 /* Requests a connection may have in flight before we stop reading from it. */
 #define CONN_MAX_INFLIGHT 128
+/* Server-wide in-flight requests at which connections stop reading, and at which they all
+ * resume. Each request holds at most one store job, so staying under STOREQ_QUEUE_MAX makes
+ * a pipelining client meet back-pressure instead of BUSY. */
+#define NET_INFLIGHT_HIGH (STOREQ_QUEUE_MAX / 2)
+#define NET_INFLIGHT_LOW (STOREQ_QUEUE_MAX / 4)
 /* Outbound queue bounds: beyond either the client is too slow and is disconnected. */
 #define CONN_MAX_OUT_BYTES (4u << 20)
 #define CONN_MAX_OUT_FRAMES 8192

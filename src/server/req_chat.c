@@ -538,7 +538,7 @@ static void reply_difference(req_job *j, Parley__Response *r, wire_arena *a)
 #define H(name, v, r, rep, aft) \
     static const req_handler name = { .validate = v, .run = r, .reply = rep, .after = aft }
 
-H(h_open_private, open_private_validate, open_private_run, reply_chat, NULL);
+H(h_open_private, open_private_validate, open_private_run, reply_chat_result, NULL);
 H(h_get_chats, NULL, get_chats_run, reply_chats, NULL);
 H(h_get_chat, get_chat_validate, get_chat_run, reply_chat, NULL);
 H(h_history, history_validate, history_run, reply_messages, NULL);

@@ -83,6 +83,10 @@ struct server {
     idmap push_sessions;       /* session id -> first conn of its list (push.c) */
     uint64_t next_conn_id;
     size_t n_conns;
+    /* Requests in flight on all connections (networking.c): above a high-water mark every
+     * connection that submits stops reading, so the store queue fills no further. */
+    size_t inflight_total;
+    int inflight_paused;       /* the high-water mark was hit and not yet drained below low */
     expiry_state expiry;
     lws_sorted_usec_list_t housekeeping;
     atomic_int stop;           /* set by SIGTERM/SIGINT */

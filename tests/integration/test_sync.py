@@ -186,3 +186,20 @@ def test_cli_offline_device_catches_up(cli, server):
     # bob's device sees the newest ones through history right away
     hist = cli.ok("b", "history", "@" + alice, "--limit", "3").json
     assert [(m["id"], m["text"]) for m in hist] == expected[-3:]
+
+
+def test_open_private_chat_returns_the_requesters_pts(server):
+    """OpenPrivateChat answers ChatResult{chat, pts}: pts is the CHAT update it appended to the
+    requester's own log (so the client sees no gap), and 0 when the chat already existed."""
+    a = wire.register(server, "ocpts")
+    a2 = wire.login(server, a.username, a.password, device="second")
+    b = wire.register(server, "ocptsbob")
+    before = a.call("get_state").pts
+    r = a.call("open_private_chat", username=b.username)
+    assert r.chat.id > 0 and r.pts == before + 1
+    assert a.call("get_state").pts == r.pts
+    u = a2.wait_update("chat")
+    assert u.pts == r.pts and u.chat.id == r.chat.id
+    again = a.call("open_private_chat", username=b.username)
+    assert again.chat.id == r.chat.id and again.pts == 0
+    assert a.call("get_state").pts == r.pts

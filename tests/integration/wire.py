@@ -306,7 +306,9 @@ class Conn:
         return results
 
     def open_chat(self, username):
-        return self.call("open_private_chat", username=username)
+        """The Chat; the server answers OpenPrivateChat with ChatResult{chat, pts}."""
+        r = self.call("open_private_chat", username=username)
+        return r.chat if hasattr(r, "pts") else r
 
     def history(self, chat_id, limit=200, before_id=0):
         return list(self.call("get_history", chat_id=chat_id, limit=limit,
