@@ -282,9 +282,13 @@ PARLEY_API int parley_history(parley_client *c, int64_t chat_id, uint32_t limit,
 
 /* Returns the next update of this account in order: first everything since the profile's
  * saved position (fetched from the server, page by page), then updates pushed live. Waits
- * at most timeout_ms (-1 = forever); returns PARLEY_E_TIMEOUT if none came. The position of
- * an update is saved once the next call is made (or at close), so an update shown before
- * a crash may be shown again, never skipped. Reconnects by itself after a lost connection. */
+ * at most timeout_ms (-1 = forever); returns PARLEY_E_TIMEOUT if none came. timeout_ms 0
+ * returns what is pending: it waits (up to the client's timeout_ms) only for the connection,
+ * the resume and the catch-up in flight, never for new live updates. The position of the
+ * updates returned is saved every 100 updates, whenever none is ready, and at close, so an
+ * update shown before a crash may be shown again, never skipped. Updates caused by this
+ * client's own calls (whose results carried their position) are not returned. Reconnects by
+ * itself after a lost connection. */
 PARLEY_API int parley_next_update(parley_client *c, int timeout_ms, parley_update **out,
                        parley_error *err);
 

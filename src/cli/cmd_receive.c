@@ -4,7 +4,9 @@
  * Prints this device's updates in order from parley_next_update(), which first replays
  * everything since the position saved in the profile and then delivers live updates. The
  * wait is cut into short slices so that SIGINT/SIGTERM (which only set a flag) end the
- * loop promptly even if the library retries an interrupted poll(); returning normally lets
+ * loop promptly even if the library retries an interrupted poll(). A wait of 0 (the default,
+ * and the last call once --timeout has run out) still gets everything pending, because
+ * parley_next_update(0) waits for the catch-up in flight. Returning normally lets
  * main close the client, which saves the position.
  */
 #include <time.h>
@@ -13,11 +15,6 @@
 
 /* Longest single wait, so a stop signal is noticed within this many milliseconds. */
 #define SLICE_MS 250
-/* How long to wait for the first update and between the updates of the catch-up phase.
- * parley_next_update(0) only runs one non-blocking network round, so it can report "none"
- * while the GetDifference answer that holds the pending updates is still on its way;
- * "print what is pending" therefore waits this long for each difference page. */
-#define CATCHUP_MS 1000
 
 static int64_t now_ms(void)
 {
@@ -52,12 +49,9 @@ int cmd_receive(cli_ctx *ctx, int argc, char **argv)
 
     cli_catch_stop_signals();
     int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
-    int catching_up = 1;
     while (!cli_stop_requested()) {
         int64_t left = follow ? SLICE_MS : deadline - now_ms();
         int wait = left <= 0 ? 0 : left > SLICE_MS ? SLICE_MS : (int)left;
-        if (catching_up)
-            wait = CATCHUP_MS;   /* stop signals wait this long at most, once per page */
         parley_update *u = NULL;
         int r = parley_next_update(c, wait, &u, &err);
         if (r == 0) {
@@ -68,8 +62,7 @@ int cmd_receive(cli_ctx *ctx, int argc, char **argv)
             continue;
         }
         if (r == -PARLEY_E_TIMEOUT) {
-            catching_up = 0;
-            if (!follow && deadline - now_ms() <= 0)
+            if (!follow && wait == 0)   /* the pending-only call after the deadline */
                 break;
             continue;
         }

@@ -113,6 +113,12 @@ static int load_session(parley_client *c, parley_error *err)
         return rc;
     c->sync.pts = c->saved_pts = v > 0 ? (uint64_t)v : 0;
     c->pts_known = rc == 0;
+    char *own = NULL;
+    if ((rc = pl_profile_get_text(&c->prof, PK_OWN, &own, err)) < 0)
+        return rc;
+    pl_sync_own_parse(&c->sync, own);
+    c->saved_own_changes = c->sync.own_changes;
+    free(own);
     return 0;
 }
 

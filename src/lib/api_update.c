@@ -2,8 +2,8 @@
  * api_update.c: parley_next_update and the live-update callback. next_update returns the
  * queue that sync.c fills (difference pages first, then live pushes), keeps the connection
  * up by itself (reconnecting with a growing pause, resuming, fetching what was missed), and
- * saves the position of the update it returned last time before returning the next one:
- * an update is never skipped, at worst shown twice after a crash.
+ * saves the position of the updates it returned (in batches, see parley_next_update): an
+ * update is never skipped, at worst shown again after a crash.
  */
 #include <stdlib.h>
 
@@ -59,6 +59,13 @@ static int keep_connected(parley_client *c, int *started, unsigned *gen, int *ba
     return 0;
 }
 
+/* timeout 0 asks only for what is pending: done once the connection is authenticated and
+ * no difference page is on its way (a page in flight holds updates that are pending). */
+static int caught_up(const parley_client *c)
+{
+    return c->state == CONN_OPEN && c->authed && !c->sync.diff_in_flight;
+}
+
 int parley_next_update(parley_client *c, int timeout_ms, parley_update **out,
                        parley_error *err)
 {
@@ -68,19 +75,28 @@ int parley_next_update(parley_client *c, int timeout_ms, parley_update **out,
     int rc = pl_check_not_in_service(c, err);
     if (rc < 0)
         return rc;
-    /* The update returned by the previous call has been seen: its position is safe now. */
-    pl_sync_save(c);
+    /* The updates returned so far have been seen. Writing the position costs an fsync, so
+     * it is written every PL_SAVE_EVERY updates and whenever the ready queue runs dry
+     * (and at close): after a crash at most that many updates are shown again. */
+    if (pl_sync_save_due(&c->sync, c->unsaved)) {
+        pl_sync_save(c);
+        c->unsaved = 0;
+    }
     if (!c->sync.want) {
         c->sync.want = 1;
         pl_sync_fetch_difference(c);            /* no-op unless authenticated already */
     }
+    int pending_only = timeout_ms == 0;
+    if (pending_only)
+        timeout_ms = c->timeout_ms;             /* bounds the wait for the catch-up */
     int64_t deadline = timeout_ms < 0 ? -1 : pl_now_ms() + timeout_ms;
-    int started = 0, backoff = 0;
+    int started = 0, backoff = 0, polled = 0;
     unsigned gen = 0;
     int64_t next_attempt = 0;
     for (;;) {
         parley_update *u = pl_sync_dequeue(&c->sync);
         if (u) {
+            c->unsaved++;
             *out = u;
             return 0;
         }
@@ -88,6 +104,19 @@ int parley_next_update(parley_client *c, int timeout_ms, parley_update **out,
             return c->hs_err.code ? pl_err_copy(err, &c->hs_err)
                                   : pl_err(err, PARLEY_E_NO_SESSION,
                                            "not logged in (this profile has no session)");
+        if (pending_only) {
+            if (caught_up(c)) {
+                if (polled)
+                    return pl_err(err, PARLEY_E_TIMEOUT, "no update pending");
+                /* One round without waiting reads pushes that have already arrived. */
+                pl_loop_service(c->loop, 0);
+                polled = 1;
+                continue;
+            }
+            /* Without a connection nothing more is pending that can be fetched now. */
+            if (started && c->failed_gen == gen && c->state == CONN_IDLE)
+                return pl_err_copy(err, &c->conn_err);
+        }
         rc = keep_connected(c, &started, &gen, &backoff, &next_attempt, err);
         if (rc < 0)
             return rc;
@@ -95,14 +124,14 @@ int parley_next_update(parley_client *c, int timeout_ms, parley_update **out,
             backoff = 0;
         int64_t now = pl_now_ms();
         if (deadline >= 0 && now >= deadline)
-            return pl_err(err, PARLEY_E_TIMEOUT, "no update within %d ms", timeout_ms);
+            return pending_only ? pl_err(err, PARLEY_E_TIMEOUT, "catching up took over %d ms",
+                                         timeout_ms)
+                                : pl_err(err, PARLEY_E_TIMEOUT, "no update within %d ms",
+                                         timeout_ms);
         int64_t until = deadline;
         if (c->state == CONN_IDLE && !started)
             until = min_deadline(deadline, next_attempt > now ? next_attempt : now);
-        /* A zero timeout still gets one non-blocking service round. */
         pl_loop_service(c->loop, until == now ? 0 : until);
-        if (timeout_ms == 0 && !c->sync.head)
-            return pl_err(err, PARLEY_E_TIMEOUT, "no update pending");
     }
 }
 

@@ -687,18 +687,25 @@ static int on_receive(parley_client *c, struct lws *wsi, const unsigned char *in
     return c->wsi == wsi ? 0 : -1;
 }
 
+/* Frames written per WRITEABLE callback at most: enough that a burst costs one poll round
+ * instead of one per frame, small enough that one busy client does not starve the others
+ * sharing the loop. */
+#define WRITE_BATCH 32
+
 static int on_writeable(parley_client *c, struct lws *wsi)
 {
-    pl_out *o = c->out_head;
-    if (!o)
-        return 0;
-    int n = lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_BINARY);
-    if (n < (int)o->len)
-        return -1;                         /* lws closes; CLIENT_CLOSED reports it */
-    c->out_head = o->next;
-    if (!c->out_head)
-        c->out_tail = NULL;
-    free(o);
+    /* Keep writing while the kernel takes the bytes; lws buffers a partial write itself
+     * and then reports the pipe as choked, which ends the batch. */
+    for (int i = 0; i < WRITE_BATCH && c->out_head && !lws_send_pipe_choked(wsi); i++) {
+        pl_out *o = c->out_head;
+        int n = lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_BINARY);
+        if (n < (int)o->len)
+            return -1;                     /* lws closes; CLIENT_CLOSED reports it */
+        c->out_head = o->next;
+        if (!c->out_head)
+            c->out_tail = NULL;
+        free(o);
+    }
     if (c->out_head)
         lws_callback_on_writable(wsi);
     return 0;

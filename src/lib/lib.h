@@ -146,6 +146,8 @@ struct parley_client {
     /* updates */
     pl_sync sync;
     uint64_t saved_pts;              /* last position written to the profile */
+    unsigned saved_own_changes;      /* sync.own_changes when the own positions were saved */
+    unsigned unsaved;                /* updates returned since the position was last saved */
     int pts_known;                   /* 0: no stored position; take the server's at auth */
     parley_update_cb upd_cb;
     void *upd_ud;

@@ -212,6 +212,15 @@ int pl_profile_set_int(pl_profile *p, const char *key, int64_t v, parley_error *
     return write_kv(p, &w, 1, err);
 }
 
+int pl_profile_set_position(pl_profile *p, uint64_t pts, const char *own, parley_error *err)
+{
+    kv_write w[] = {
+        { .key = PK_PTS, .type = SQLITE_INTEGER, .i = (int64_t)pts },
+        { .key = PK_OWN, .type = own && own[0] ? SQLITE_TEXT : SQLITE_NULL, .text = own },
+    };
+    return write_kv(p, w, sizeof(w) / sizeof(w[0]), err);
+}
+
 int pl_profile_save_session(pl_profile *p, const char *url, const uint8_t token[32],
                             int64_t user_id, const char *username, int64_t session_id,
                             uint64_t pts, parley_error *err)
@@ -223,6 +232,7 @@ int pl_profile_save_session(pl_profile *p, const char *url, const uint8_t token[
         { .key = PK_USERNAME, .type = SQLITE_TEXT, .text = username ? username : "" },
         { .key = PK_SESSION_ID, .type = SQLITE_INTEGER, .i = session_id },
         { .key = PK_PTS, .type = SQLITE_INTEGER, .i = (int64_t)pts },
+        { .key = PK_OWN, .type = SQLITE_NULL },
     };
     return write_kv(p, w, sizeof(w) / sizeof(w[0]), err);
 }
@@ -235,6 +245,7 @@ int pl_profile_forget_session(pl_profile *p, parley_error *err)
         { .key = PK_USERNAME, .type = SQLITE_NULL },
         { .key = PK_SESSION_ID, .type = SQLITE_NULL },
         { .key = PK_PTS, .type = SQLITE_NULL },
+        { .key = PK_OWN, .type = SQLITE_NULL },
     };
     return write_kv(p, w, sizeof(w) / sizeof(w[0]), err);
 }

@@ -29,6 +29,7 @@ typedef struct pl_profile {
 #define PK_SESSION_ID "session_id"
 #define PK_DEVICE "device_name"
 #define PK_PTS "pts"
+#define PK_OWN "own_pts"     /* own-action positions ahead of PK_PTS (see sync.h) */
 
 /* Opens (creating it mode 0700 with its parents, and profile.db mode 0600) or, with dir
  * NULL, an ephemeral profile. */
@@ -45,11 +46,14 @@ int pl_profile_get_blob(pl_profile *p, const char *key, void *out, size_t len,
 int pl_profile_set_text(pl_profile *p, const char *key, const char *v, parley_error *err);
 int pl_profile_set_int(pl_profile *p, const char *key, int64_t v, parley_error *err);
 
+/* Stores the sync position and the own-action positions (NULL/"" = none) together. */
+int pl_profile_set_position(pl_profile *p, uint64_t pts, const char *own, parley_error *err);
+
 /* Stores a new session (login/register) in one transaction. */
 int pl_profile_save_session(pl_profile *p, const char *url, const uint8_t token[32],
                             int64_t user_id, const char *username, int64_t session_id,
                             uint64_t pts, parley_error *err);
-/* Removes the session keys (token, user, session id, pts). */
+/* Removes the session keys (token, user, session id, pts, own positions). */
 int pl_profile_forget_session(pl_profile *p, parley_error *err);
 
 /* Copies pem into <dir>/ca.pem (mode 0600, atomically) unless it already holds exactly

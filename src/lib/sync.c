@@ -5,19 +5,54 @@
  * program's callback, or queued for parley_next_update. The first half of the file is pure
  * bookkeeping (sync.h, unit-tested); the second half talks to the connection.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "lib.h"
 
 /* ---- pure part ------------------------------------------------------------------------- */
 
+static int own_find(const pl_sync *s, uint64_t pts)
+{
+    for (size_t i = 0; i < s->n_own; i++)
+        if (s->own[i] == pts)
+            return (int)i;
+    return -1;
+}
+
+static void own_remove_at(pl_sync *s, size_t i)
+{
+    s->own[i] = s->own[--s->n_own];
+    s->own_changes++;
+}
+
+/* After the position moved: forget own entries it passed, and pass the own entries that
+ * now follow it directly (nobody will send those to this client again). */
+static void own_settle(pl_sync *s)
+{
+    for (size_t i = 0; i < s->n_own;) {
+        if (s->own[i] <= s->pts)
+            own_remove_at(s, i);
+        else
+            i++;
+    }
+    int i;
+    while ((i = own_find(s, s->pts + 1)) >= 0) {
+        s->pts++;
+        own_remove_at(s, (size_t)i);
+    }
+}
+
 pl_sync_verdict pl_sync_push(pl_sync *s, uint64_t pts)
 {
     if (pts <= s->pts)
         return SYNC_DUPLICATE;
     if (pts == s->pts + 1) {
+        int own = own_find(s, pts) >= 0;
         s->pts = pts;
-        return SYNC_APPLY;
+        own_settle(s);
+        return own ? SYNC_OWN : SYNC_APPLY;
     }
     return SYNC_GAP;
 }
@@ -26,14 +61,18 @@ int pl_sync_diff_entry(pl_sync *s, uint64_t pts)
 {
     if (pts <= s->pts)
         return 0;
+    int own = own_find(s, pts) >= 0;
     s->pts = pts;
-    return 1;
+    own_settle(s);
+    return !own;
 }
 
 int pl_sync_diff_end(pl_sync *s, uint64_t page_pts, int more)
 {
-    if (page_pts > s->pts)
+    if (page_pts > s->pts) {
         s->pts = page_pts;
+        own_settle(s);
+    }
     int again = more || s->diff_again;
     s->diff_again = 0;
     return again;
@@ -41,8 +80,56 @@ int pl_sync_diff_end(pl_sync *s, uint64_t page_pts, int more)
 
 void pl_sync_result(pl_sync *s, uint64_t pts)
 {
-    if (pts == s->pts + 1)
+    if (pts <= s->pts || own_find(s, pts) >= 0)
+        return;
+    if (pts == s->pts + 1) {
         s->pts = pts;
+        own_settle(s);
+        return;
+    }
+    if (s->n_own == PL_OWN_MAX) {
+        /* Full: give up the lowest entry (it will show up as an ordinary update). */
+        size_t lo = 0;
+        for (size_t i = 1; i < s->n_own; i++)
+            if (s->own[i] < s->own[lo])
+                lo = i;
+        if (s->own[lo] > pts)
+            return;
+        own_remove_at(s, lo);
+    }
+    s->own[s->n_own++] = pts;
+    s->own_changes++;
+}
+
+void pl_sync_own_format(const pl_sync *s, char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < s->n_own && off < len; i++) {
+        int n = snprintf(buf + off, len - off, i ? " %llu" : "%llu",
+                         (unsigned long long)s->own[i]);
+        if (n < 0 || (size_t)n >= len - off) {
+            buf[off] = '\0';     /* cut at a whole entry: a dropped one only shows again */
+            break;
+        }
+        off += (size_t)n;
+    }
+}
+
+void pl_sync_own_parse(pl_sync *s, const char *text)
+{
+    const char *p = text;
+    while (p && *p) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p || errno)
+            break;                  /* not ours or damaged: forget the rest */
+        pl_sync_result(s, (uint64_t)v);
+        p = end;
+        while (*p == ' ')
+            p++;
+    }
 }
 
 int pl_sync_enqueue(pl_sync *s, parley_update *u)
@@ -83,11 +170,19 @@ uint64_t pl_sync_safe_position(const pl_sync *s)
     return s->pts;
 }
 
+int pl_sync_save_due(const pl_sync *s, unsigned unsaved)
+{
+    return !s->head || unsaved >= PL_SAVE_EVERY;
+}
+
 void pl_sync_clear(pl_sync *s)
 {
     parley_update *u;
     while ((u = pl_sync_dequeue(s)))
         parley_update_free(u);
+    if (s->n_own)
+        s->own_changes++;
+    s->n_own = 0;
 }
 
 /* ---- glue -------------------------------------------------------------------------------- */
@@ -116,6 +211,7 @@ void pl_sync_on_update(parley_client *c, const Parley__Update *u)
         deliver(c, u);
         break;
     case SYNC_DUPLICATE:
+    case SYNC_OWN:
         break;
     case SYNC_GAP:
         if (c->sync.diff_in_flight)
@@ -180,8 +276,18 @@ void pl_sync_save(parley_client *c)
     if (!c->has_session)
         return;
     uint64_t pos = pl_sync_safe_position(&c->sync);
-    if (pos == c->saved_pts)
+    if (pos == c->saved_pts && c->sync.own_changes == c->saved_own_changes)
         return;
-    if (pl_profile_set_int(&c->prof, PK_PTS, (int64_t)pos, NULL) == 0)
+    /* The own positions are saved too, so that `parley send` in one process and `parley
+     * receive` in another still keep this device's own messages out of the updates. */
+    char own[PL_OWN_TEXT];
+    pl_sync_own_format(&c->sync, own, sizeof(own));
+    /* Only what moved is written: another process sharing the profile may have saved a
+     * later position meanwhile. */
+    int rc = pos == c->saved_pts ? pl_profile_set_text(&c->prof, PK_OWN, own[0] ? own : NULL, NULL)
+                                 : pl_profile_set_position(&c->prof, pos, own, NULL);
+    if (rc == 0) {
         c->saved_pts = pos;
+        c->saved_own_changes = c->sync.own_changes;
+    }
 }

@@ -2,6 +2,7 @@
  * dropped, gaps ask for a difference, difference pages and own results move the position,
  * and the saved position never passes an update the program has not received. */
 #include <stdlib.h>
+#include <string.h>
 #include "unit.h"
 #include "../../src/lib/lib.h"
 
@@ -78,10 +79,109 @@ TEST(queue_and_safe_position) {
     CHECK(s.head == NULL && s.tail == NULL);
 }
 
+TEST(own_echo_filled_by_pushes) {
+    pl_sync s = { .pts = 10 };
+    pl_sync_result(&s, 12);                 /* own send while 11 is still on its way */
+    CHECK_EQ_INT(s.pts, 10);
+    CHECK_EQ_INT(s.n_own, 1);
+    pl_sync_result(&s, 14);
+    CHECK_EQ_INT(pl_sync_push(&s, 11), SYNC_APPLY);   /* someone else's: delivered */
+    CHECK_EQ_INT(s.pts, 12);                /* and our own 12 is passed silently */
+    CHECK_EQ_INT(s.n_own, 1);
+    CHECK_EQ_INT(pl_sync_push(&s, 13), SYNC_APPLY);
+    CHECK_EQ_INT(s.pts, 14);
+    CHECK_EQ_INT(s.n_own, 0);
+    /* an own pts that does come as a push is not delivered either */
+    pl_sync_result(&s, 16);
+    CHECK_EQ_INT(pl_sync_push(&s, 15), SYNC_APPLY);
+    CHECK_EQ_INT(s.pts, 16);
+    pl_sync_result(&s, 18);
+    s.pts = 17;
+    CHECK_EQ_INT(pl_sync_push(&s, 18), SYNC_OWN);
+    CHECK_EQ_INT(s.pts, 18);
+    CHECK_EQ_INT(s.n_own, 0);
+}
+
+TEST(own_echo_filled_by_difference) {
+    pl_sync s = { .pts = 20 };
+    pl_sync_result(&s, 22);
+    pl_sync_result(&s, 25);
+    pl_sync_result(&s, 22);                 /* repeated: kept once */
+    pl_sync_result(&s, 19);                 /* behind: ignored */
+    CHECK_EQ_INT(s.n_own, 2);
+    CHECK_EQ_INT(pl_sync_diff_entry(&s, 21), 1);
+    CHECK_EQ_INT(pl_sync_diff_entry(&s, 22), 0);     /* own: not delivered */
+    CHECK_EQ_INT(s.pts, 22);
+    CHECK_EQ_INT(pl_sync_diff_entry(&s, 24), 1);     /* 23 vanished */
+    CHECK_EQ_INT(pl_sync_diff_entry(&s, 25), 0);
+    CHECK_EQ_INT(pl_sync_diff_entry(&s, 26), 1);
+    CHECK_EQ_INT(s.n_own, 0);
+    /* a page end that jumps over own entries forgets them */
+    pl_sync_result(&s, 30);
+    CHECK_EQ_INT(pl_sync_diff_end(&s, 31, 0), 0);
+    CHECK_EQ_INT(s.pts, 31);
+    CHECK_EQ_INT(s.n_own, 0);
+}
+
+TEST(own_set_bounded) {
+    pl_sync s = { .pts = 0 };
+    for (uint64_t p = 2; p < 2 + 2 * PL_OWN_MAX; p += 2)
+        pl_sync_result(&s, p);
+    CHECK_EQ_INT(s.n_own, PL_OWN_MAX);
+    pl_sync_result(&s, 1000);               /* full: the lowest (2) gives way */
+    CHECK_EQ_INT(s.n_own, PL_OWN_MAX);
+    CHECK_EQ_INT(pl_sync_diff_entry(&s, 2), 1);       /* shown again, never lost */
+    CHECK_EQ_INT(pl_sync_diff_entry(&s, 4), 0);
+    pl_sync_result(&s, 3);                  /* lower than everything kept: not kept */
+    CHECK_EQ_INT(s.n_own, PL_OWN_MAX - 1);
+}
+
+TEST(own_text_round_trip) {
+    pl_sync s = { .pts = 5 }, t = { .pts = 5 }, u = { .pts = 5 };
+    char buf[PL_OWN_TEXT];
+    pl_sync_own_format(&s, buf, sizeof(buf));
+    CHECK(buf[0] == '\0');
+    pl_sync_result(&s, 9);
+    pl_sync_result(&s, 7);
+    pl_sync_own_format(&s, buf, sizeof(buf));
+    pl_sync_own_parse(&t, buf);
+    CHECK_EQ_INT(t.n_own, 2);
+    CHECK_EQ_INT(pl_sync_diff_entry(&t, 7), 0);
+    CHECK_EQ_INT(pl_sync_diff_entry(&t, 8), 1);
+    CHECK_EQ_INT(pl_sync_diff_entry(&t, 9), 0);
+    /* damaged or stale text: what parses is kept, nothing crashes */
+    pl_sync_own_parse(&u, "3 8 x 12");
+    CHECK_EQ_INT(u.n_own, 1);
+    pl_sync_own_parse(&u, "99999999999999999999999 7");
+    CHECK_EQ_INT(u.n_own, 1);
+    pl_sync_own_parse(&u, NULL);
+    pl_sync_own_parse(&u, "");
+    CHECK_EQ_INT(u.n_own, 1);
+    /* a short buffer cuts at a whole entry */
+    char small[3];
+    pl_sync_own_format(&s, small, sizeof(small));
+    CHECK(strcmp(small, "9") == 0 || strcmp(small, "7") == 0);
+}
+
+TEST(save_policy) {
+    pl_sync s = { .pts = 1 };
+    CHECK(pl_sync_save_due(&s, 0));                  /* nothing ready: save */
+    pl_sync_enqueue(&s, upd(2));
+    CHECK(!pl_sync_save_due(&s, 1));                 /* mid catch-up: wait */
+    CHECK(!pl_sync_save_due(&s, PL_SAVE_EVERY - 1));
+    CHECK(pl_sync_save_due(&s, PL_SAVE_EVERY));
+    pl_sync_clear(&s);
+}
+
 int main(void) {
     RUN(push_classification);
     RUN(difference_pages);
     RUN(own_results);
     RUN(queue_and_safe_position);
+    RUN(own_echo_filled_by_pushes);
+    RUN(own_echo_filled_by_difference);
+    RUN(own_set_bounded);
+    RUN(own_text_round_trip);
+    RUN(save_policy);
     return UNIT_DONE("lib_sync");
 }
