@@ -18,7 +18,7 @@ OPT = -O2 -g
 endif
 
 CC ?= cc
-PKGS = libwebsockets libprotobuf-c libsodium openssl sqlite3
+PKGS = libwebsockets libprotobuf-c libsodium openssl sqlite3 libuv
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE $(OPT) $(SANFLAGS) -pthread -MMD -MP \

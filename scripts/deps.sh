@@ -3,7 +3,7 @@
 # As root it installs what is missing; otherwise it prints the one apt-get line to run and
 # fails. `make run` and `make test` call it first, so a fresh Debian 12 clone needs nothing else.
 set -eu
-BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev
+BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev libuv1-dev
  libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl"
 TEST="protobuf-compiler python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps"
 want="$BUILD"

@@ -7,6 +7,10 @@
  * handled here (Goodbye). After the WebSocket opens, the Hello/Resume handshake runs as a
  * chain of asynchronous calls, so blocking and asynchronous users share one code path.
  *
+ * The loop is libuv's (epoll) run by lws as a "foreign" loop: lws's own loop poll()s every
+ * socket on each wake-up, which is nothing for one client but was most of the time of a
+ * program driving hundreds of clients on one loop (parley-bench).
+ *
  * lws calls back with a wsi; its opaque user data points to the client, and is cleared as
  * soon as the client lets go of that wsi, so a late callback never reaches a freed client.
  */
@@ -22,6 +26,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sodium.h>
+#include <uv.h>
 
 #include "lib.h"
 
@@ -57,6 +62,46 @@ static void silent_log(int level, const char *line)
     (void)line;
 }
 
+/* The loop and the timer that bounds a wait. The timer is libuv's own: an lws timer
+ * (lws_sul_schedule) set outside an lws callback is not seen by the libuv loop until lws
+ * next runs, so it could not end a wait that nothing else interrupts. */
+struct pl_uv {
+    uv_loop_t loop;
+    uv_timer_t deadline;
+};
+
+static int open_uv(parley_loop *l)
+{
+    l->uv = calloc(1, sizeof *l->uv);
+    if (!l->uv)
+        return -1;
+    if (uv_loop_init(&l->uv->loop) != 0) {
+        free(l->uv);
+        l->uv = NULL;
+        return -1;
+    }
+    uv_timer_init(&l->uv->loop, &l->uv->deadline);
+    return 0;
+}
+
+/* Destroys the lws context, then the loop. lws 4.1 with a foreign loop closes its libuv
+ * handles inside the loop after the first lws_context_destroy() and frees the context only
+ * on a second call once they are closed (with one call, ASan finds the context leaked). */
+static void close_uv(parley_loop *l)
+{
+    uv_close((uv_handle_t *)&l->uv->deadline, NULL);
+    if (l->ctx) {
+        lws_context_destroy(l->ctx);
+        uv_run(&l->uv->loop, UV_RUN_DEFAULT);
+        lws_context_destroy(l->ctx);
+        l->ctx = NULL;
+    }
+    uv_run(&l->uv->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&l->uv->loop);
+    free(l->uv);
+    l->uv = NULL;
+}
+
 parley_loop *parley_loop_new(parley_error *err)
 {
     if (sodium_init() < 0) {
@@ -81,8 +126,17 @@ parley_loop *parley_loop_new(parley_error *err)
     info.user = l;
     info.timeout_secs = 15;
     info.connect_timeout_secs = CONNECT_TIMEOUT_S;
+    if (open_uv(l) != 0) {
+        free(l);
+        pl_err(err, PARLEY_E_INTERNAL, "cannot create the event loop");
+        return NULL;
+    }
+    void *loops[1] = {&l->uv->loop};
+    info.options |= LWS_SERVER_OPTION_LIBUV;
+    info.foreign_loops = loops;       /* read only during lws_create_context() */
     l->ctx = lws_create_context(&info);
     if (!l->ctx) {
+        close_uv(l);
         free(l);
         pl_err(err, PARLEY_E_INTERNAL, "cannot create the network context");
         return NULL;
@@ -94,10 +148,9 @@ void parley_loop_free(parley_loop *l)
 {
     if (!l)
         return;
-    lws_sul_cancel(&l->wake);
     /* Destroying the context closes any connection still open; their callbacks find no
      * client (opaque data cleared by parley_close) and do nothing. */
-    lws_context_destroy(l->ctx);
+    close_uv(l);
     for (pl_vhost *v = l->vhosts, *next; v; v = next) {
         next = v->next;
         SSL_CTX_free(v->tls);       /* ours (provided_client_ssl_ctx): lws does not free it */
@@ -106,9 +159,9 @@ void parley_loop_free(parley_loop *l)
     free(l);
 }
 
-static void wake_cb(lws_sorted_usec_list_t *sul)
+static void wake_cb(uv_timer_t *t)
 {
-    (void)sul;       /* firing at all is the point: it ends the poll wait */
+    (void)t;         /* firing at all is the point: it ends the wait */
 }
 
 int pl_loop_service(parley_loop *l, int64_t deadline_ms)
@@ -117,15 +170,17 @@ int pl_loop_service(parley_loop *l, int64_t deadline_ms)
     int wait = 1;
     if (deadline_ms == 0 || (deadline_ms > 0 && deadline_ms <= now))
         wait = 0;
-    else if (deadline_ms > 0)
-        lws_sul_schedule(l->ctx, 0, &l->wake, wake_cb, (deadline_ms - now) * LWS_US_PER_MS);
+    else if (deadline_ms > 0) {
+        uv_update_time(&l->uv->loop);   /* the timer counts from the loop's cached time */
+        uv_timer_start(&l->uv->deadline, wake_cb, (uint64_t)(deadline_ms - now), 0);
+    }
     l->in_service = 1;
-    /* lws 4.1: a negative timeout polls without waiting; otherwise lws waits for the next
-     * socket event or scheduled timer (the one above bounds it). */
-    int rc = lws_service(l->ctx, wait ? 0 : -1);
+    /* ONCE waits for the next socket event or timer (the one above bounds it); NOWAIT only
+     * handles what is ready. */
+    uv_run(&l->uv->loop, wait ? UV_RUN_ONCE : UV_RUN_NOWAIT);
     l->in_service = 0;
-    lws_sul_cancel(&l->wake);
-    return rc < 0 ? -PARLEY_E_INTERNAL : 0;
+    uv_timer_stop(&l->uv->deadline);
+    return 0;
 }
 
 int parley_loop_run(parley_loop *l, int timeout_ms)

@@ -53,11 +53,11 @@ typedef struct pl_vhost {
 
 struct parley_loop {
     struct lws_context *ctx;
+    struct pl_uv *uv;                /* the event loop lws runs in, and its timer (conn.c) */
     pl_vhost *vhosts;                /* few entries: one per distinct CA */
     int n_vhosts;
     int n_clients;
     int in_service;                  /* set while lws_service runs: blocking calls refuse */
-    lws_sorted_usec_list_t wake;     /* bounds the poll wait to a deadline */
 };
 
 int64_t pl_now_ms(void);

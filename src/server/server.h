@@ -75,6 +75,7 @@ typedef struct {
 struct server {
     server_config cfg;
     struct lws_context *lws;
+    struct uv_loop_s *uv;      /* the event loop lws runs in (networking.c owns it) */
     storeq *sq;
     auth_pool *auth;
     login_throttle *throttle;
