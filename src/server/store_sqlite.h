@@ -2,7 +2,8 @@
  * store_sqlite.h: private header shared by the SQLite backend of store.h
  * (store_sqlite.c: lifecycle, schema, statements, update log, freeing;
  *  store_sqlite_users.c: accounts and sessions; store_sqlite_chats.c: chats and groups;
- *  store_sqlite_msgs.c: messages, read markers, history, expiry and sync).
+ *  store_sqlite_msgs.c: messages, read markers, history, expiry and sync;
+ *  store_sqlite_ckpt.c: WAL checkpoints on a thread of their own).
  * Nothing outside these files includes it.
  *
  * Conventions used by every backend file:
@@ -44,8 +45,18 @@ enum {
     Q_COUNT
 };
 
+/* ---- checkpointer (store_sqlite_ckpt.c) ---- */
+typedef struct ckpt ckpt;
+/* Opens a second connection to path and starts the thread; NULL with err filled. */
+ckpt *ckpt_start(const char *path, char *err, size_t errlen);
+/* Makes the writer's commits drive the checkpointer (and replaces its autocheckpoint). */
+void ckpt_attach(ckpt *k, sqlite3 *writer);
+/* Stops the thread, closes its connection, frees k (NULL is fine). */
+void ckpt_stop(ckpt *k);
+
 struct store {
     sqlite3 *db;
+    ckpt *ckpt;                /* checkpoints the WAL beside the writer */
     sqlite3_stmt *stmts[Q_COUNT];
     int in_batch;              /* inside store_batch_begin .. commit/rollback */
 };
