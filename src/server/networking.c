@@ -19,12 +19,16 @@
 #include "push.h"
 #include "wire.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <openssl/ssl.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define WS_PATH "/ws"
@@ -526,15 +530,16 @@ static unsigned fd_limit(unsigned max_connections)
 
 /* Destroys the lws context, then the loop. lws 4.1 with a foreign loop closes its libuv
  * handles inside the loop after the first lws_context_destroy() and frees the context only
- * on a second call once they are closed (with one call, ASan finds the context leaked). */
+ * on a second call once they are closed (with one call, ASan finds the context leaked).
+ * Whether the first call already finished depends on what was open, so the second is
+ * made only while lws has not cleared the pointer (info.pcontext). */
 static void close_loop(server *srv)
 {
     if (!srv->uv) return;
     if (srv->lws) {
         lws_context_destroy(srv->lws);
         uv_run(srv->uv, UV_RUN_DEFAULT);
-        lws_context_destroy(srv->lws);
-        srv->lws = NULL;
+        if (srv->lws) lws_context_destroy(srv->lws);   /* info.pcontext: NULL once done */
     }
     uv_run(srv->uv, UV_RUN_DEFAULT);
     uv_loop_close(srv->uv);
@@ -542,9 +547,35 @@ static void close_loop(server *srv)
     srv->uv = NULL;
 }
 
+/* Binds and closes a socket on the configured address, so that "address in use" or "cannot
+ * assign address" is reported with its reason instead of as lws's bare failure. */
+static int listen_check(const server *srv, char *err, size_t errlen)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", srv->cfg.listen_port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE}, *ai = NULL;
+    if (getaddrinfo(srv->cfg.listen_host, port, &hints, &ai) != 0 || !ai) {
+        snprintf(err, errlen, "cannot listen on %s:%s: unknown address",
+                 srv->cfg.listen_host, port);
+        return -1;
+    }
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0), one = 1, rc = -1;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+        bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        rc = 0;
+    else
+        snprintf(err, errlen, "cannot listen on %s:%s: %s", srv->cfg.listen_host, port,
+                 strerror(errno));
+    if (fd >= 0) close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
 int net_start(server *srv, const char *cert_path, const char *key_path, char *err,
               size_t errlen)
 {
+    if (listen_check(srv, err, errlen) != 0) return -1;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -578,6 +609,7 @@ int net_start(server *srv, const char *cert_path, const char *key_path, char *er
     void *loops[1] = {srv->uv};
     info.options |= LWS_SERVER_OPTION_LIBUV;
     info.foreign_loops = loops;   /* read only during lws_create_context() */
+    info.pcontext = &srv->lws;    /* lws clears it when the context is fully destroyed */
     srv->lws = lws_create_context(&info);
     if (!srv->lws) {
         close_loop(srv);
@@ -585,8 +617,19 @@ int net_start(server *srv, const char *cert_path, const char *key_path, char *er
                  srv->cfg.listen_host, srv->cfg.listen_port);
         return -1;
     }
+    /* lws 4.1 still returns a context when the listening vhost failed: a server that
+     * listens nowhere must not report itself ready. listen_check() caught the usual causes
+     * before; this is the race after it. The context is left to the exiting process:
+     * destroying one whose listener failed crashes inside lws's libuv glue. */
     struct lws_vhost *vh = lws_get_vhost_by_name(srv->lws, "default");
-    int port = vh ? lws_get_vhost_listen_port(vh) : srv->cfg.listen_port;
+    if (!vh) {
+        snprintf(err, errlen, "cannot listen on %s:%d", srv->cfg.listen_host,
+                 srv->cfg.listen_port);
+        srv->lws = NULL;
+        srv->uv = NULL;
+        return -1;
+    }
+    int port = lws_get_vhost_listen_port(vh);
     int v6 = strchr(srv->cfg.listen_host, ':') != NULL;
     log_info("listening on https://%s%s%s:%d (WebSocket %s, subprotocol %s)", v6 ? "[" : "",
              srv->cfg.listen_host, v6 ? "]" : "", port, WS_PATH, SUBPROTOCOL);

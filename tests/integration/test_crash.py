@@ -115,3 +115,18 @@ def test_sigterm_during_load(new_server):
     texts = [x.text for x in c.full_history(chat.id)]
     assert len(texts) == len(set(texts))
     assert set(texts) <= {f"load {i}" for i in range(200)}
+
+
+def test_port_in_use_fails_at_start_with_the_reason(server, tmp_path):
+    """A second parleyd on a port that is taken exits non-zero at once and says why, instead
+    of reporting itself ready while listening nowhere; the first one is not disturbed."""
+    import subprocess
+    from conftest import PARLEYD
+    r = subprocess.run([str(PARLEYD), "--data", str(tmp_path / "data"), "--listen",
+                        f"127.0.0.1:{server.port}"], capture_output=True, timeout=30)
+    err = r.stdout.decode() + r.stderr.decode()
+    assert r.returncode != 0, err
+    assert "cannot listen on 127.0.0.1:%d" % server.port in err and "in use" in err, err
+    assert "parleyd ready" not in err, err
+    status, body = server.http_get("/healthz")
+    assert status == 200 and body.strip() == b"ok"
