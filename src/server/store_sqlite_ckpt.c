@@ -68,8 +68,17 @@ ckpt *ckpt_start(const char *path, char *err, size_t errlen)
         return NULL;
     }
     /* The checkpointer's own connection must never checkpoint as a side effect of anything
-     * else it does, and it never writes. */
+     * else it does, and it never writes. A connection learns that the file is in WAL mode
+     * (and opens the WAL) only on its first read; until then a checkpoint does nothing. */
     sqlite3_wal_autocheckpoint(k->db, 0);
+    if (sqlite3_exec(k->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "store: checkpointer cannot read %s: %s", path,
+                 sqlite3_errmsg(k->db));
+        sqlite3_close(k->db);
+        free(k);
+        return NULL;
+    }
     pthread_mutex_init(&k->lock, NULL);
     pthread_cond_init(&k->cond, NULL);
     if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
