@@ -1400,6 +1400,32 @@ TEST(deleted_means_gone_on_disk)
 
 /* ---- throughput ---------------------------------------------------------------------------- */
 
+/* Sends `total` texts into chat in transactions of `batch`, round-robin over the senders,
+ * with random ids from rid0 up; returns how many were stored. */
+static int send_batches(store *s, int64_t chat, const int64_t *senders, int n_senders,
+                        int total, int batch, const char *text, uint64_t rid0)
+{
+    int ok = 0;
+    for (int i = 0; i < total;) {
+        if (store_batch_begin(s) != STORE_OK) break;
+        for (int j = 0; j < batch && i < total; j++, i++) {
+            store_msg m;
+            uint64_t p;
+            int dup;
+            store_fanouts fo = {0};
+            store_op_begin(s);
+            store_rc rc = store_message_send(s, senders[i % n_senders], chat, text, 0, 0,
+                                             rid0 + (uint64_t)i, 5000, &m, &p, &dup, &fo);
+            store_op_end(s, rc == STORE_OK);
+            ok += rc == STORE_OK;
+            store_msg_free(&m);
+            store_fanouts_free(&fo);
+        }
+        if (store_batch_commit(s) != STORE_OK) break;
+    }
+    return ok;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -1412,25 +1438,8 @@ static void bench_sends(store *s, int64_t chat, const int64_t *senders, int n_se
 {
     double t0 = now_s();
     clock_t c0 = clock();
-    int ok = 0;
-    for (int i = 0; i < total;) {
-        if (store_batch_begin(s) != STORE_OK) break;
-        for (int j = 0; j < batch && i < total; j++, i++) {
-            store_msg m;
-            uint64_t p;
-            int dup;
-            store_fanouts fo = {0};
-            store_op_begin(s);
-            store_rc rc = store_message_send(s, senders[i % n_senders], chat,
-                                             "a typical short chat message of some length", 0,
-                                             0, 1000000 + (uint64_t)i, 5000, &m, &p, &dup, &fo);
-            store_op_end(s, rc == STORE_OK);
-            ok += rc == STORE_OK;
-            store_msg_free(&m);
-            store_fanouts_free(&fo);
-        }
-        if (store_batch_commit(s) != STORE_OK) break;
-    }
+    int ok = send_batches(s, chat, senders, n_senders, total, batch,
+                          "a typical short chat message of some length", 1000000);
     double dt = now_s() - t0, cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
     CHECK_EQ_INT(ok, total);
     printf("  store bench: %s: %d sends in %.3f s = %.0f msg/s (batches of %d, fsync per batch;"
@@ -1479,25 +1488,7 @@ TEST(wal_checkpointed_beside_the_writer)
     memset(text, 'w', sizeof text - 1);
     text[sizeof text - 1] = '\0';
     long long before = file_size(dir, "parley.db");
-    int ok = 0;
-    for (int i = 0; i < 6000;) {
-        if (store_batch_begin(s) != STORE_OK) break;
-        for (int j = 0; j < 300; j++, i++) {
-            store_msg m;
-            uint64_t p;
-            int dup;
-            store_fanouts fo = {0};
-            store_op_begin(s);
-            store_rc rc = store_message_send(s, a, chat, text, 0, 0, 7000000 + (uint64_t)i,
-                                             5000, &m, &p, &dup, &fo);
-            store_op_end(s, rc == STORE_OK);
-            ok += rc == STORE_OK;
-            store_msg_free(&m);
-            store_fanouts_free(&fo);
-        }
-        if (store_batch_commit(s) != STORE_OK) break;
-    }
-    CHECK_EQ_INT(ok, 6000);
+    CHECK_EQ_INT(send_batches(s, chat, &a, 1, 6000, 300, text, 7000000), 6000);
     long long after = -1;
     for (int t = 0; t < 100; t++) {           /* up to 10 s for the thread to finish a copy */
         after = file_size(dir, "parley.db");
