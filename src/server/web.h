@@ -73,8 +73,8 @@ int web_auth_body_done(server *srv, struct lws *wsi, web_req *r);
 /* HTTP_WRITEABLE while the request runs: turns its answer into the response once there. */
 int web_auth_poll(server *srv, struct lws *wsi, web_req *r);
 
-/* At a WebSocket upgrade: 0 to accept, -1 to refuse (Origin not ours, or a session cookie
- * without an Origin). */
+/* At a WebSocket upgrade: 0 to accept, -1 to refuse (a request with a Cookie whose Origin
+ * is missing or not ours). */
 int web_ws_filter(struct lws *wsi);
 /* On an established WebSocket: keeps the session cookie's token on c (c->cookie) for a
  * ResumeRequest without a token. */

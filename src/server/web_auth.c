@@ -15,7 +15,7 @@
  * The WebSocket then authenticates with a ResumeRequest without a token, which means "the
  * session of this connection's cookie" (req_account.c).
  *
- * Cross-site requests: every API call and every WebSocket upgrade that carries the cookie
+ * Cross-site requests: every API call and every WebSocket upgrade that carries a cookie
  * must come with Origin = https://<Host>; SameSite=Strict already keeps other sites from
  * sending the cookie, the Origin check also stops login CSRF and cross-site WebSocket
  * hijacking on browsers that ignore SameSite.
@@ -77,6 +77,8 @@ unsigned web_status_for(int code)
     case PARLEY__ERROR_CODE__OK: return HTTP_STATUS_OK;
     case PARLEY__ERROR_CODE__INVALID_CREDENTIALS: return HTTP_STATUS_UNAUTHORIZED;
     case PARLEY__ERROR_CODE__USERNAME_TAKEN: return HTTP_STATUS_CONFLICT;
+    case PARLEY__ERROR_CODE__FORBIDDEN: return HTTP_STATUS_FORBIDDEN;
+    case PARLEY__ERROR_CODE__TOO_LARGE: return HTTP_STATUS_REQ_ENTITY_TOO_LARGE;
     case PARLEY__ERROR_CODE__FLOOD_WAIT: return 429;
     case PARLEY__ERROR_CODE__BUSY: return HTTP_STATUS_SERVICE_UNAVAILABLE;
     case PARLEY__ERROR_CODE__INTERNAL: return HTTP_STATUS_INTERNAL_SERVER_ERROR;
@@ -110,14 +112,17 @@ static int request_cookie(struct lws *wsi, uint8_t token[32])
     return web_cookie_token(cookie, token);
 }
 
+/* WHY only with a cookie: the cookie is the one credential a browser attaches by itself, so
+ * it is what a hostile page could ride on (cross-site WebSocket hijacking). A connection
+ * without it must still log in with a password or token, which another site does not have;
+ * non-browser clients send whatever Origin they like (python's websocket-client sends
+ * http://HOST) and are not refused for it. */
 int web_ws_filter(struct lws *wsi)
 {
     char origin[300];
-    int has_origin = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0;
-    int has_cookie = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE) > 0;
-    if (!has_origin) return has_cookie ? -1 : 0;  /* the CLI sends neither */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE) <= 0) return 0;
     if (origin_ok(wsi)) return 0;
-    log_info("refusing a WebSocket from origin %.200s",
+    log_info("refusing a WebSocket with a cookie from origin '%.200s'",
              header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin));
     return -1;
 }
