@@ -213,11 +213,11 @@ def test_websocket_cookie_rules(server):
     # (An unknown token is answered like a terminated session, as for the CLI's Resume.)
     for bad in (secrets.token_hex(32), "zz" * 32, token[:-2], "", token + "00"):
         c = web_conn(server, bad)
-        assert c.error("resume") in ("INVALID_CREDENTIALS", "SESSION_TERMINATED")
+        assert c.error("resume") in ("BAD_REQUEST", "SESSION_TERMINATED")
         c.close()
     # Without any cookie, Resume needs a token.
     c = wire.Conn(server)
-    assert c.error("resume") == "INVALID_CREDENTIALS"
+    assert c.error("resume") == "BAD_REQUEST"
     c.close()
     # Cross-site WebSocket hijacking: the cookie with a foreign Origin, or without one.
     for origin in ("https://evil.example", f"http://127.0.0.1:{server.port}", "null"):
@@ -229,7 +229,7 @@ def test_websocket_cookie_rules(server):
     # must log in itself (the CLI sends no Origin; python's websocket-client an http one).
     for kw in ({"suppress_origin": True}, {"origin": "https://evil.example"}):
         c = wire.Conn(server, **kw)
-        assert c.error("resume") == "INVALID_CREDENTIALS"
+        assert c.error("resume") == "BAD_REQUEST"
         c.close()
 
 

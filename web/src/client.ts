@@ -128,8 +128,9 @@ export class Client {
       this.queue = [];
       for (const id of q) this.send(id);
     } catch (e) {
+      // No cookie (BAD_REQUEST), a dead one, or a terminated session: log in again.
       if (e instanceof ApiError && (e.code === ErrorCode.INVALID_CREDENTIALS ||
-          e.code === ErrorCode.SESSION_TERMINATED)) {
+          e.code === ErrorCode.SESSION_TERMINATED || e.code === ErrorCode.BAD_REQUEST)) {
         this.stop();
         this.ev.onLoggedOut(e.code === ErrorCode.SESSION_TERMINATED ? "Your session was ended." : "");
       }

@@ -55,10 +55,12 @@ export class Server {
   get ca() { return join(this.data, "tls", "cert.pem"); }
 
   // Starts (or restarts, on the same data dir and port) parleyd and waits for /healthz.
+  // Test tuning only: a cheap Argon2 cost (still Argon2id) and a flood budget that lets
+  // seed.py write a 10,000-message history in seconds.
   async start() {
     if (!this.port) this.port = await freePort();
     const conf = join(this.base, "parleyd.conf");
-    writeFileSync(conf, "argon2_ops = 1\nargon2_mem = 64K\n");
+    writeFileSync(conf, "argon2_ops = 1\nargon2_mem = 64K\nflood_rate = 100000\nflood_burst = 100000\n");
     this.proc = spawn(join(BIN, "parleyd"), ["--data", this.data, "--listen", `127.0.0.1:${this.port}`,
       "--web", WEB, "--config", conf], { stdio: ["ignore", "pipe", "pipe"] });
     const add = (d) => { this.log += d.toString(); };
@@ -106,6 +108,17 @@ export function cli(server, profile, args, password) {
       if (ALARMING.test(stderr)) return rej(new Error(`parley: ${stderr}`));
       if (err) return rej(new Error(`parley ${args.join(" ")} failed: ${stderr || err.message}`));
       res(stdout.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l)));
+    });
+  });
+}
+
+// Sends `count` messages from `user` (a CLI-registered account) to `peer` via seed.py.
+export function seed(server, user, password, peer, count) {
+  return new Promise((res, rej) => {
+    execFile("/usr/bin/python3", [join(here, "seed.py"), String(server.port), server.ca, user, password,
+      peer, String(count)], { timeout: 300000 }, (err, stdout, stderr) => {
+      if (err) return rej(new Error(`seed.py: ${stderr || err.message}`));
+      res(stdout.trim());
     });
   });
 }
