@@ -164,12 +164,9 @@ export class App {
     this.listEl = h("ul", { class: "chatlist", "aria-label": "Chats" });
     const side = h("nav", { class: "sidebar", "aria-label": "Chat list" },
       h("div", { class: "side-head" }, this.meEl,
-        h("button", { class: "icon", "aria-label": "New private chat", title: "New private chat",
-          onclick: () => this.newPrivate() }, "✎"),
-        h("button", { class: "icon", "aria-label": "New group", title: "New group",
-          onclick: () => this.newGroup() }, "👥"),
-        h("button", { class: "icon", "aria-label": "Sessions", title: "Sessions",
-          onclick: () => void this.sessions() }, "🖥"),
+        h("button", { "aria-label": "New private chat", onclick: () => this.newPrivate() }, "+ Private chat"),
+        h("button", { "aria-label": "New group", onclick: () => this.newGroup() }, "+ Group"),
+        h("button", { onclick: () => void this.sessions() }, "Sessions"),
         h("button", { "aria-label": "Log out", onclick: () => void this.logout() }, "Log out")),
       this.search, this.listEl);
     this.main = h("main", { class: "main", "aria-label": "Chat" });
@@ -199,7 +196,7 @@ export class App {
       .sort((a, b) => Number((b.lastMessage?.date ?? b.created) - (a.lastMessage?.date ?? a.created)));
     clear(this.listEl);
     if (chats.length === 0) {
-      append(this.listEl, h("li", { class: "empty" }, q ? "No chat matches." : "No chats yet. Start one with ✎."));
+      append(this.listEl, h("li", { class: "empty" }, q ? "No chat matches." : "No chats yet. Start one with “+ Private chat”."));
       return;
     }
     for (const c of chats) {
@@ -250,7 +247,7 @@ export class App {
     });
     this.composer.addEventListener("input", () => this.autosize());
     this.ttl = h("select", { "aria-label": "Self-destruct timer" },
-      ...TIMERS.map(([n, v]) => h("option", { value: v }, v ? `⏱ ${n}` : "⏱ Off")));
+      ...TIMERS.map(([n, v]) => h("option", { value: v }, v ? `Timer: ${n}` : "No timer")));
     const form = h("form", { class: "composer", "aria-label": "Write a message" }, this.banner,
       h("div", { class: "row" }, this.composer, this.ttl,
         h("button", { type: "submit", class: "primary", "aria-label": "Send" }, "Send")));
@@ -301,7 +298,7 @@ export class App {
         m.replyTo ? h("div", { class: "reply" }, reply ? `${reply.fromUsername}: ${reply.text}` : "Reply to a message") : null,
         h("div", { class: "text" }, m.text),
         h("div", { class: "meta" },
-          m.ttl ? h("span", { title: "Self-destructs" }, `⏱ ${timerName(m.ttl)}`) : null,
+          m.ttl ? h("span", { class: "ttl" }, `self-destructs: ${timerName(m.ttl)}`) : null,
           m.editDate ? h("span", {}, "edited") : null,
           h("time", { title: fullTime(m.date) }, shortTime(m.date)),
           marks ? h("span", { class: "read", "aria-label": marks === "✓✓" ? "read" : "sent" }, marks) : null,

@@ -30,7 +30,7 @@ export class MsgList<T extends ListItem> {
     this.inner.className = "msgs-inner";
     this.el.appendChild(this.inner);
     this.el.addEventListener("scroll", () => this.onScroll(), { passive: true });
-    new ResizeObserver(() => this.schedule()).observe(this.el);
+    new ResizeObserver(() => { this.computeOffsets(); this.schedule(); }).observe(this.el);
   }
 
   private onScroll(): void {
@@ -79,7 +79,10 @@ export class MsgList<T extends ListItem> {
       o[i + 1] = o[i] + (this.heights.get(this.items[i].key) ?? ESTIMATE);
     }
     this.offsets = o;
-    this.inner.style.height = `${o[this.items.length]}px`;
+    const total = o[this.items.length];
+    this.inner.style.height = `${total}px`;
+    // A short chat sits at the bottom, next to the composer, as in any messenger.
+    this.inner.style.marginTop = `${Math.max(0, this.el.clientHeight - total)}px`;
   }
 
   private indexAt(y: number): number {

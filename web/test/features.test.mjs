@@ -199,7 +199,7 @@ test("auto-delete timer and a message TTL; expiry shows live on the other side",
   await send(A.page, "stays");
   await openChat(B.page, a);
   await messages(B.page).filter({ hasText: "gone soon" }).waitFor();
-  await B.page.locator(".msg", { hasText: "gone soon" }).getByText(/⏱/).waitFor();
+  await B.page.locator(".msg", { hasText: "gone soon" }).getByText(/self-destructs/).waitFor();
   // The chat's auto-delete timer, set on A, is seen on B (header and service message).
   await A.page.getByRole("button", { name: "Chat settings" }).click();
   await A.page.getByRole("dialog").getByRole("combobox", { name: "Auto-delete timer" }).selectOption("3600");
