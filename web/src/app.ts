@@ -140,6 +140,8 @@ export class App {
       say(errText(e));
     }
     this.root.dataset.ready = "1";
+    // For bench/web-budget.mjs: navigation start -> chat list rendered and usable.
+    if (!again) performance.mark("parley-chatlist-ready");
     if (this.state.openChat) {
       const ms = this.state.history(this.state.openChat);
       if (ms.list.length === 0) void this.state.loadOlder(this.state.openChat);
