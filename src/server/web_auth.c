@@ -191,7 +191,7 @@ int web_auth_begin(server *srv, struct lws *wsi, web_req *r, const char *path)
 
 int web_auth_body(struct lws *wsi, web_req *r, const void *in, size_t len)
 {
-    if (r->body_too_large || r->responding) return 0;
+    if (len == 0 || r->body_too_large || r->responding || r->conn_id) return 0;
     if (r->body_len + len > WEB_API_BODY_MAX) {
         r->body_too_large = 1;
         return 0;
@@ -233,7 +233,9 @@ static void run_request(conn *c, web_req *r, uint64_t id, unsigned field, const 
 
 int web_auth_body_done(server *srv, struct lws *wsi, web_req *r)
 {
-    if (r->responding) return 0;
+    /* Already answered or running (an empty body is handled at once in web_auth_begin, and
+     * lws may still report its completion). */
+    if (r->responding || r->conn_id) return 0;
     if (r->body_too_large) {
         r->close_after = 1;
         return respond_error(wsi, r, PARLEY__ERROR_CODE__TOO_LARGE, "request body too large");

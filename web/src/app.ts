@@ -166,10 +166,10 @@ export class App {
     this.listEl = h("ul", { class: "chatlist", "aria-label": "Chats" });
     const side = h("nav", { class: "sidebar", "aria-label": "Chat list" },
       h("div", { class: "side-head" }, this.meEl,
-        h("button", { "aria-label": "New private chat", onclick: () => this.newPrivate() }, "+ Private chat"),
+        h("button", { "aria-label": "New private chat", onclick: () => this.newPrivate() }, "+ Chat"),
         h("button", { "aria-label": "New group", onclick: () => this.newGroup() }, "+ Group"),
         h("button", { onclick: () => void this.sessions() }, "Sessions"),
-        h("button", { "aria-label": "Log out", onclick: () => void this.logout() }, "Log out")),
+        h("button", { class: "logout", onclick: () => void this.logout() }, "Log out")),
       this.search, this.listEl);
     this.main = h("main", { class: "main", "aria-label": "Chat" });
     this.shell = h("div", { class: "shell" }, side, this.main);
@@ -198,7 +198,7 @@ export class App {
       .sort((a, b) => Number((b.lastMessage?.date ?? b.created) - (a.lastMessage?.date ?? a.created)));
     clear(this.listEl);
     if (chats.length === 0) {
-      append(this.listEl, h("li", { class: "empty" }, q ? "No chat matches." : "No chats yet. Start one with “+ Private chat”."));
+      append(this.listEl, h("li", { class: "empty" }, q ? "No chat matches." : "No chats yet. Start one with “+ Chat”."));
       return;
     }
     for (const c of chats) {
