@@ -66,11 +66,11 @@ all: $(PARLEYD) $(PARLEY) $(BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
 WEB_SRC = $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json \
 	web/package-lock.json proto/parley.proto
 WEB_OUT = web/dist/app.js
-ifneq ($(wildcard web/node_modules/.package-lock.json),)
+ifneq ($(wildcard web/node_modules/.package-lock.json)$(filter web-deps,$(MAKECMDGOALS)),)
 all: $(WEB_OUT)
 endif
 
-$(WEB_OUT): $(WEB_SRC)
+$(WEB_OUT): $(WEB_SRC) web/node_modules/.package-lock.json
 	cd web && node build.mjs
 
 # npm ci only when the lock file changed since the last install. No browser download:
