@@ -178,8 +178,17 @@ int web_auth_begin(server *srv, struct lws *wsi, web_req *r, const char *path)
         return respond_error(wsi, r, PARLEY__ERROR_CODE__FORBIDDEN,
                              "Origin must be this server's own https origin");
     }
+    /* A length is required: libwebsockets does not deliver chunked request bodies. */
     char cl[32];
-    long n = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl)[0] ? atol(cl) : -1;
+    header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
+    if (!cl[0] || strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 9) {
+        r->close_after = 1;
+        if (!api_error(r, PARLEY__ERROR_CODE__BAD_REQUEST, "a Content-Length is required"))
+            return web_respond_text(wsi, r, 500, "out of memory\n");
+        r->status = HTTP_STATUS_LENGTH_REQUIRED;
+        return web_respond(wsi, r);
+    }
+    long n = atol(cl);
     if (n > WEB_API_BODY_MAX) {
         r->close_after = 1;
         return respond_error(wsi, r, PARLEY__ERROR_CODE__TOO_LARGE, "request body too large");

@@ -195,6 +195,24 @@ def test_api_bad_bodies(server):
     c.close()
 
 
+def test_api_needs_a_content_length(server):
+    """A chunked body (no Content-Length) is refused at once with 411, not left hanging."""
+    ctx = ssl.create_default_context(cafile=str(server.ca))
+    ctx.check_hostname = False
+    c = http.client.HTTPSConnection("127.0.0.1", server.port, context=ctx, timeout=10)
+    try:
+        c.request("POST", "/api/login", body=iter([b"x" * 1000, b"y" * 1000]),
+                  headers={"Origin": f"https://127.0.0.1:{server.port}"}, encode_chunked=True)
+        r = c.getresponse()
+        assert r.status == 411
+        assert wire.code_name(response(r.read()).error.code) == "BAD_REQUEST"
+    finally:
+        c.close()
+    status, _, _ = raw(server, "POST", "/api/login", None,
+                       headers={"Content-Length": "12abc"})
+    assert status == 411
+
+
 def test_duplicate_register_is_409(server):
     name = wire.uname("webdup")
     assert api(server, "register", name, PW)[0] == 200
