@@ -68,7 +68,9 @@ static int write_headers(struct lws *wsi, web_req *r)
         if (add_header(wsi, "retry-after:", num, &p, end)) return -1;
     }
     if (r->close_after && add_header(wsi, "connection:", "close", &p, end)) return -1;
-    return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+    int rc = lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+    sodium_memzero(buf, sizeof buf);  /* held the Set-Cookie token */
+    return rc;
 }
 
 int web_respond(struct lws *wsi, web_req *r)
