@@ -49,6 +49,7 @@ export class Server {
     this.proc = null;
     this.log = "";
     this.port = 0;
+    this.secrets = new Set();   // passwords and tokens that must never appear in the log
   }
   get url() { return `https://127.0.0.1:${this.port}`; }
   get ws() { return `wss://127.0.0.1:${this.port}`; }
@@ -91,6 +92,9 @@ export class Server {
     });
     if (code !== 0) throw new Error(`parleyd exited with ${code}:\n${this.log.slice(-3000)}`);
     if (ALARMING.test(this.log)) throw new Error(`parleyd log:\n${this.log.slice(-4000)}`);
+    for (const secret of this.secrets) {
+      if (this.log.includes(secret)) throw new Error("a password or session token appeared in parleyd's log");
+    }
   }
 
   cleanup() { rmSync(this.base, { recursive: true, force: true }); }
@@ -98,6 +102,7 @@ export class Server {
 
 // Runs the real CLI with a profile under the server's base dir; resolves to parsed JSON lines.
 export function cli(server, profile, args, password) {
+  if (password) server.secrets.add(password);
   const env = { ...process.env };
   delete env.PARLEY_PASSWORD;
   if (password) env.PARLEY_PASSWORD = password;
@@ -135,11 +140,17 @@ export async function launch() {
 export async function person(browser, server, viewport = { width: 1280, height: 800 }) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
   const page = await ctx.newPage();
+  page.server = server;
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(String(e)));
   page.on("console", (m) => { if (m.type() === "error") page.errors.push(m.text()); });
   await page.goto(server.url + "/");
   return { ctx, page };
+}
+
+async function rememberSecrets(page, password) {
+  page.server.secrets.add(password);
+  for (const c of await page.context().cookies()) if (c.name === "parley_session") page.server.secrets.add(c.value);
 }
 
 export async function register(page, username, password) {
@@ -148,6 +159,7 @@ export async function register(page, username, password) {
   await page.getByRole("button", { name: "Register" }).click();
   await page.getByRole("navigation", { name: "Chat list" }).waitFor();
   await page.locator("#app[data-ready='1']").waitFor();
+  await rememberSecrets(page, password);
 }
 
 export async function login(page, username, password) {
@@ -155,6 +167,7 @@ export async function login(page, username, password) {
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.locator("#app[data-ready='1']").waitFor();
+  await rememberSecrets(page, password);
 }
 
 export async function startPrivate(page, username) {
