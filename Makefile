@@ -5,6 +5,10 @@
 # proto/parley.proto is compiled by protoc-c into $(B)/gen. Output lives only in $(B).
 #
 # SAN=1 builds everything with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan.
+#
+# The web client (web/, TypeScript) is built into web/dist whenever web/node_modules exists;
+# `make web-deps` (run by `make run` and `make test`) installs it with `npm ci` from
+# web/package-lock.json. web/dist is the same for both builds.
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -56,8 +60,25 @@ LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test test-unit test-integration clean
+.PHONY: all deps web-deps run test test-unit test-integration clean
 all: $(PARLEYD) $(PARLEY) $(BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
+
+WEB_SRC = $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json \
+	web/package-lock.json proto/parley.proto
+WEB_OUT = web/dist/app.js
+ifneq ($(wildcard web/node_modules/.package-lock.json)$(filter web-deps,$(MAKECMDGOALS)),)
+all: $(WEB_OUT)
+endif
+
+$(WEB_OUT): $(WEB_SRC) web/node_modules/.package-lock.json
+	cd web && node build.mjs
+
+# npm ci only when the lock file changed since the last install. No browser download:
+# the tests drive Debian's chromium.
+web-deps: web/node_modules/.package-lock.json
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
 
 deps:
 	@./scripts/deps.sh
@@ -113,13 +134,15 @@ $(B)/tests/test_common_%: $(B)/obj/tests/unit/test_common_%.o tests/unit/unit.h 
 # deps.sh runs before a sub-make so that pkg-config finds freshly installed libraries.
 run:
 	@./scripts/deps.sh
+	@$(MAKE) -s web-deps
 	@$(MAKE) -s all
-	@echo "parleyd: https://127.0.0.1:8443  (client: $(CURDIR)/$(PARLEY); stop with Ctrl-C)"
+	@echo "parleyd: https://127.0.0.1:8443  (open it in a browser; CLI: $(CURDIR)/$(PARLEY); stop with Ctrl-C)"
 	exec $(PARLEYD) --data ./data --listen 127.0.0.1:8443
 
 # Every test, first on the optimised build, then under ASan+UBSan. Non-zero exit on failure.
 test:
 	@./scripts/deps.sh test
+	$(MAKE) -s web-deps
 	$(MAKE) -s all
 	./scripts/run-tests.sh $(B)
 	$(MAKE) -s SAN=1 all
@@ -132,10 +155,11 @@ test-unit:
 
 test-integration:
 	@./scripts/deps.sh test
+	@$(MAKE) -s web-deps
 	@$(MAKE) -s all
 	./scripts/run-tests.sh $(B) integration
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan web/dist web/src/gen
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

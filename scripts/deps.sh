@@ -2,6 +2,8 @@
 # deps.sh: makes sure the Debian packages Parley builds and tests with are installed.
 # As root it installs what is missing; otherwise it prints the one apt-get line to run and
 # fails. `make run` and `make test` call it first, so a fresh Debian 12 clone needs nothing else.
+# The web client needs node and npm (Debian's nodejs and npm, unless a node is already there,
+# e.g. a nodejs package that bundles npm) and its tests Debian's chromium.
 set -eu
 BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev libuv1-dev
  libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl"
@@ -12,6 +14,10 @@ missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# Looked up by command, not package: another nodejs build may provide both.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ "${1:-}" = "test" ] && [ ! -x /usr/bin/chromium ]; then missing="$missing chromium"; fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "parley: missing Debian packages. Run as root:" >&2

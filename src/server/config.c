@@ -48,7 +48,8 @@ void config_free(server_config *cfg)
 {
     free(cfg->listen_host);
     free(cfg->data_dir);
-    cfg->listen_host = cfg->data_dir = NULL;
+    free(cfg->web_dir);
+    cfg->listen_host = cfg->data_dir = cfg->web_dir = NULL;
 }
 
 /* Unsigned decimal with an optional K/M/G (binary) suffix, within [min, max]. */
@@ -148,6 +149,8 @@ static int set_key(server_config *cfg, const char *key, const char *value)
     }
     if (strcmp(key, "data") == 0)
         return value[0] ? replace_string(&cfg->data_dir, value) : -1;
+    if (strcmp(key, "web") == 0)
+        return value[0] ? replace_string(&cfg->web_dir, value) : -1;
     if (strcmp(key, "log_level") == 0) {
         int l = log_parse_level(value);
         if (l < 0) return -1;
@@ -285,6 +288,7 @@ static const struct {
     const char *opt, *key;
 } cli_options[] = {
     { "--data", "data" }, { "--listen", "listen" }, { "--log-level", "log_level" },
+    { "--web", "web" },
     { "--config", NULL },
 };
 
@@ -344,20 +348,25 @@ config_result config_from_args(server_config *cfg, int argc, char **argv, char *
 
 void config_usage(const char *prog)
 {
-    printf("Usage: %s [--data DIR] [--listen HOST:PORT] [--config FILE] [--log-level LEVEL]\n"
+    printf("Usage: %s [--data DIR] [--listen HOST:PORT] [--web DIR] [--config FILE]\n"
+           "       [--log-level LEVEL]\n"
            "\n"
            "parleyd is the Parley messenger server: one TLS listener serving WebSocket\n"
-           "clients at /ws (subprotocol parley.v1) and GET /healthz.\n"
+           "clients at /ws (subprotocol parley.v1), the web client at /, its login API\n"
+           "at /api/ and GET /healthz.\n"
            "\n"
            "  --data DIR          data directory (default ./data; created 0700 with a\n"
            "                      self-signed certificate in DIR/tls on first start)\n"
            "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8443; IPv6 as\n"
            "                      [::1]:8443)\n"
+           "  --web DIR           the built web client (default: web/dist under the current\n"
+           "                      directory, else ../share/parley/web or ../../web/dist\n"
+           "                      next to this binary; none found = no web client)\n"
            "  --config FILE       'key = value' lines, '#' comments; the options above win\n"
            "  --log-level LEVEL   debug, info, warn or error (default info)\n"
            "  --help              this text\n"
            "\n"
-           "Config keys: listen, data, log_level, flood_rate (requests/s per connection,\n"
+           "Config keys: listen, data, web, log_level, flood_rate (requests/s per connection,\n"
            "default 200), flood_burst (1000), max_frame (bytes, 65536), argon2_ops,\n"
            "argon2_mem (bytes; default libsodium's interactive limits), login_fail_user (5),\n"
            "login_fail_ip (30), login_fail_window (seconds, 900), max_connections (10000).\n"

@@ -25,6 +25,7 @@ typedef struct {
     unsigned login_fail_ip;      /* failed logins per source address per window */
     unsigned login_fail_window;  /* seconds */
     unsigned max_connections;    /* WebSocket connections at once */
+    char *web_dir;               /* the web client's files; NULL = look in the default places */
 } server_config;
 
 typedef enum {

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "expiry.h"
+#include "http_static.h"
 #include "log.h"
 #include "networking.h"
 #include "server.h"
@@ -84,12 +85,30 @@ static int open_store(server *srv, store **st)
     return 0;
 }
 
+/* The web client is optional unless --web named it: without it / answers 404. */
+static int load_web(server *srv)
+{
+    char err[512] = "";
+    srv->web = web_files_locate(srv->cfg.web_dir, err, sizeof err);
+    if (srv->web) {
+        log_info("web client: %s (%zu files) at https://HOST:PORT/", srv->web->dir, srv->web->n);
+        return 0;
+    }
+    if (srv->cfg.web_dir) {
+        log_error("web client: %s", err);
+        return -1;
+    }
+    log_warn("no web client: %s", err);
+    return 0;
+}
+
 /* Starts every subsystem; on failure the caller still runs shutdown() for what started. */
 static int startup(server *srv, store **st)
 {
     char cert[4200], key[4200], err[512];
     if (prepare_data_dir(&srv->cfg, cert, sizeof cert, key, sizeof key) != 0) return -1;
     if (open_store(srv, st) != 0) return -1;
+    if (load_web(srv) != 0) return -1;
     srv->throttle = login_throttle_new(srv->cfg.login_fail_user, srv->cfg.login_fail_ip,
                                        srv->cfg.login_fail_window);
     if (!srv->throttle) return -1;
@@ -126,6 +145,7 @@ static void shutdown_server(server *srv, store *st)
     auth_pool_stop(srv->auth);
     net_stop(srv);                         /* frees every conn */
     login_throttle_free(srv->throttle);
+    web_files_free(srv->web);
     idmap_free(&srv->conns);
     idmap_free(&srv->push_accounts);
     idmap_free(&srv->push_sessions);

@@ -17,6 +17,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "push.h"
+#include "web.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -47,6 +48,7 @@ typedef struct {
 
 typedef struct {
     int healthz;               /* the /healthz body is still to be written */
+    web_req web;               /* everything else (web.h) */
 } http_session;
 
 int64_t server_now(void)
@@ -89,6 +91,17 @@ static void free_out_queue(conn *c)
     c->out_tail = NULL;
     c->out_bytes = 0;
     c->out_frames = 0;
+}
+
+out_frame *conn_pop_frame(conn *c)
+{
+    out_frame *f = c->out_head;
+    if (!f) return NULL;
+    c->out_head = f->next;
+    if (!c->out_head) c->out_tail = NULL;
+    c->out_bytes -= f->len;
+    c->out_frames--;
+    return f;
 }
 
 static void enqueue(conn *c, out_frame *f)
@@ -222,7 +235,7 @@ void conn_request_end(conn *c)
 
 /* ---- connection lifecycle ----------------------------------------------------------------- */
 
-static conn *conn_create(server *srv, struct lws *wsi)
+conn *net_conn_open(server *srv, struct lws *wsi)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -239,7 +252,7 @@ static conn *conn_create(server *srv, struct lws *wsi)
     return c;
 }
 
-static void conn_destroy(server *srv, conn *c)
+void net_conn_close(server *srv, conn *c)
 {
     push_remove(srv, c);
     idmap_del(&srv->conns, c->id);
@@ -248,6 +261,8 @@ static void conn_destroy(server *srv, conn *c)
     free_out_queue(c);
     if (c->rx) sodium_memzero(c->rx, c->rx_cap);  /* may hold a password */
     free(c->rx);
+    if (c->cookie) sodium_memzero(c->cookie, AUTH_TOKEN_BYTES);
+    free(c->cookie);
     srv->n_conns--;
     free(c);
 }
@@ -409,15 +424,16 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     server *srv = server_of(wsi);
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (!uri_is(wsi, WS_PATH)) return -1;
+        if (!uri_is(wsi, WS_PATH) || web_ws_filter(wsi) != 0) return -1;
         if (srv->n_conns >= srv->cfg.max_connections || srv->shutting_down) {
             log_warn("refusing a connection: %zu connections open", srv->n_conns);
             return -1;
         }
         return 0;
     case LWS_CALLBACK_ESTABLISHED:
-        pss->c = conn_create(srv, wsi);
+        pss->c = net_conn_open(srv, wsi);
         if (!pss->c) return -1;
+        web_ws_attach(pss->c, wsi);
         log_debug("conn %llu: open from %s", (unsigned long long)pss->c->id, pss->c->ip);
         return 0;
     case LWS_CALLBACK_RECEIVE:
@@ -428,7 +444,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_CLOSED:
         if (pss->c) {
             log_debug("conn %llu: closed", (unsigned long long)pss->c->id);
-            conn_destroy(srv, pss->c);
+            net_conn_close(srv, pss->c);
             pss->c = NULL;
         }
         return 0;
@@ -460,14 +476,14 @@ static int http_request(struct lws *wsi, http_session *hs, const char *path)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL)) return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return web_http_begin(server_of(wsi), wsi, &hs->web, path);
 }
 
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                          void *in, size_t len)
 {
     http_session *hs = user;
+    int rc;
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
         tune_ssl_ctx(user);
@@ -478,6 +494,9 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP:
         return http_request(wsi, hs, in);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (hs && !hs->healthz && web_http_event(server_of(wsi), wsi, reason, &hs->web, in, len,
+                                                 &rc))
+            return rc;
         if (!hs || !hs->healthz) break;
         unsigned char body[LWS_PRE + 3];
         memcpy(body + LWS_PRE, "ok\n", 3);
@@ -486,6 +505,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     default:
+        if (hs && web_http_event(server_of(wsi), wsi, reason, &hs->web, in, len, &rc)) return rc;
         break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);

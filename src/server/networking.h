@@ -44,6 +44,15 @@ void net_wake(void *srv);
 
 conn *conn_find(server *srv, uint64_t id);
 
+/* A conn for `wsi`: networking.c makes one per WebSocket; web_auth.c makes an internal one
+ * per HTTP API request, so that request runs through dispatch like any other. The caller
+ * of net_conn_open() closes it with net_conn_close() (lws's CLOSED does for WebSockets). */
+conn *net_conn_open(server *srv, struct lws *wsi);
+void net_conn_close(server *srv, conn *c);
+/* Takes the oldest queued frame off c's queue (internal conns read their answers this way);
+ * the caller frees it. NULL when empty. */
+out_frame *conn_pop_frame(conn *c);
+
 /* Packs and queues a frame. -1 if it could not be queued (the connection is then being
  * closed as too slow, or memory ran out). */
 int conn_send(conn *c, const Parley__ServerFrame *f);

@@ -241,6 +241,13 @@ static void login_start(req_job *j)
 static Parley__ErrorCode resume_validate(req_job *j, const char **why)
 {
     ProtobufCBinaryData *t = &j->frame->resume->token;
+    if (t->len == 0) {  /* a browser: the session of its HttpOnly cookie (web_auth.c) */
+        const conn *c = conn_find(j->srv, j->conn_id);
+        *why = "token must be 32 bytes (or the connection must carry a session cookie)";
+        if (!c || !c->cookie) return PARLEY__ERROR_CODE__BAD_REQUEST;
+        auth_token_hash(c->cookie, AUTH_TOKEN_BYTES, j->token_hash);
+        return PARLEY__ERROR_CODE__OK;
+    }
     *why = "token must be 32 bytes";
     if (t->len != AUTH_TOKEN_BYTES) return PARLEY__ERROR_CODE__BAD_REQUEST;
     auth_token_hash(t->data, t->len, j->token_hash);

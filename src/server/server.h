@@ -62,6 +62,7 @@ struct conn {
     /* Push registry links (push.c): the account's and the session's connections. */
     conn *acc_prev, *acc_next, *ses_prev, *ses_next;
     char ip[48];               /* peer address, for login throttling and logs */
+    uint8_t *cookie;           /* the browser's session cookie token (32 bytes), or NULL */
 };
 
 /* The expiry timer's state (expiry.c). */
@@ -90,6 +91,7 @@ struct server {
     int inflight_paused;       /* the high-water mark was hit and not yet drained below low */
     expiry_state expiry;
     lws_sorted_usec_list_t housekeeping;
+    struct web_files *web;     /* the web client's files (http_static.h), NULL = none */
     atomic_int stop;           /* set by SIGTERM/SIGINT */
     int shutting_down;         /* no new work is started once set */
 };

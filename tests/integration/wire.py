@@ -93,12 +93,19 @@ class Conn:
     self.updates (in arrival order); responses are matched to requests by id."""
 
     def __init__(self, server, hello=True, timeout=DEFAULT_TIMEOUT, path="/ws",
-                 subprotocol="parley.v1"):
+                 subprotocol="parley.v1", header=None, origin=None, suppress_origin=False):
         self.server = server
         self.timeout = timeout
         kw = {}
         if subprotocol:
             kw["subprotocols"] = [subprotocol]
+        # websocket-client sends Origin: https://HOST:PORT unless told otherwise.
+        if header:
+            kw["header"] = list(header)
+        if origin:
+            kw["origin"] = origin
+        if suppress_origin:
+            kw["suppress_origin"] = True
         self.ws = websocket.create_connection(
             f"wss://127.0.0.1:{server.port}{path}",
             sslopt={"ca_certs": str(server.ca), "check_hostname": False},

@@ -105,6 +105,22 @@ TEST(args_override_file) {
     unlink(path);
 }
 
+TEST(web_dir) {
+    server_config c;
+    char *a1[] = { "parleyd", NULL };
+    CHECK_EQ_INT(config_from_args(&c, 1, a1, err, sizeof err), CONFIG_OK);
+    CHECK(c.web_dir == NULL);   /* default: look in the usual places */
+    config_free(&c);
+    char *a2[] = { "parleyd", "--web", "/srv/parley/web", NULL };
+    CHECK_EQ_INT(config_from_args(&c, 3, a2, err, sizeof err), CONFIG_OK);
+    CHECK_EQ_STR(c.web_dir, "/srv/parley/web");
+    CHECK_EQ_INT(config_set(&c, "web", "", err, sizeof err), -1);
+    CHECK_EQ_STR(c.web_dir, "/srv/parley/web");   /* a bad value changes nothing */
+    CHECK_EQ_INT(config_set(&c, "web", "other", err, sizeof err), 0);
+    CHECK_EQ_STR(c.web_dir, "other");
+    config_free(&c);
+}
+
 TEST(args_errors) {
     server_config c;
     char *a1[] = { "parleyd", "--help", NULL };
@@ -127,5 +143,6 @@ int main(void) {
     RUN(file_errors);
     RUN(args_override_file);
     RUN(args_errors);
+    RUN(web_dir);
     return UNIT_DONE("server_config");
 }
