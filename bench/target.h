@@ -1,7 +1,9 @@
 /*
  * target.h: what parley-bench needs from a messaging system under test, so that the driver
- * (scheduler, measurement, report in main.c) stays the same when other servers are added
- * (ejabberd, Prosody, Mosquitto, NATS are planned). Parley (target_parley.c) is the first.
+ * (scheduler, measurement, report in run.c and report.c) stays the same for every server:
+ * Parley (target_parley.c), XMPP servers through libstrophe (target_xmpp.c), MQTT brokers
+ * through libmosquitto (target_mqtt.c), NATS through the NATS C client (target_nats.c) and
+ * the bare TLS WebSocket relay (target_relay.c, bench/relay.c).
  *
  * Model: clients 0..N-1, paired as (0,1), (2,3), ...; client i sends to its peer i^1 over a
  * one-to-one conversation. Clients are split into shards; a shard is one event loop, driven
@@ -20,8 +22,9 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *server_url;      /* e.g. "wss://127.0.0.1:8443" */
+    const char *server_url;      /* e.g. "wss://127.0.0.1:8443", "mqtts://127.0.0.1:8883" */
     const char *ca_file;         /* PEM to trust, or NULL */
+    const char *xmpp_domain;     /* XMPP: the JIDs' domain (accounts exist already) */
     const char *run_id;          /* makes account names unique to this run: [a-z0-9], <= 8 */
     int n_clients;
     int parallel;                /* concurrent account creations */
@@ -73,5 +76,9 @@ typedef struct {
 } bench_target_ops;
 
 extern const bench_target_ops bench_target_parley;
+extern const bench_target_ops bench_target_xmpp;
+extern const bench_target_ops bench_target_mqtt;
+extern const bench_target_ops bench_target_nats;
+extern const bench_target_ops bench_target_relay;
 
 #endif
