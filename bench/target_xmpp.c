@@ -31,7 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strophe.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 
 #define XMPP_MAX_CLIENTS 960
 #define SM_NS "urn:xmpp:sm:3"
@@ -213,10 +216,15 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
     c->out_count = 1;
 }
 
-/* libstrophe's select() cannot watch a descriptor >= FD_SETSIZE. */
-static int check_fd(xmpp_conn_t *conn, void *sock)
+/* libstrophe's select() cannot watch a descriptor >= FD_SETSIZE. And Nagle off, as every
+ * other target has it: libstrophe leaves it on, which held small stanzas back for up to
+ * 40 ms (Nagle waiting for the peer's delayed ACK). */
+static int sock_setup(xmpp_conn_t *conn, void *sock)
 {
-    return *(int *)sock < FD_SETSIZE ? 0 : -1;
+    int fd = *(int *)sock, one = 1;
+    if (fd >= FD_SETSIZE)
+        return -1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0 ? 0 : -1;
 }
 
 /* ---- shards ------------------------------------------------------------------------------ */
@@ -272,7 +280,7 @@ static int client_start(bench_shard *s, xclient *c)
         xmpp_conn_set_cafile(c->conn, t->ca_file);
     xmpp_conn_set_jid(c->conn, jid);
     xmpp_conn_set_pass(c->conn, pass);
-    xmpp_conn_set_sockopt_callback(c->conn, check_fd);
+    xmpp_conn_set_sockopt_callback(c->conn, sock_setup);
     if (xmpp_connect_client(c->conn, t->url.host, (unsigned short)t->url.port, on_conn, c) !=
         XMPP_EOK)
         return -1;

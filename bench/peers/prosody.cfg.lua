@@ -1,6 +1,6 @@
--- Prosody 0.12 (Debian 12) for bench/run-peers: loopback only, c2s on 127.0.0.1:@PORT@.
--- @DIR@ (a fresh temporary directory), @PORT@, @CERT@, @KEY@ and @MAM@ are filled in by
--- run-peers. Adapted from the hand-made recipe in /work/shared/peers/prosody.
+-- Prosody 0.12 (Debian 12) for bench/run-peers: loopback only, c2s on 127.0.0.1.
+-- run-peers fills in the at-sign placeholders (the run's directory, port, certificate,
+-- key, and "mam" or nothing). Adapted from the hand-made recipe in /work/shared/peers/prosody.
 pidfile = "@DIR@/prosody.pid"
 data_path = "@DIR@/data"
 log = { warn = "@DIR@/prosody.log" }
