@@ -63,7 +63,7 @@ LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test test-unit test-integration clean
+.PHONY: all deps run test test-unit test-integration test-peers clean
 all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(LIBPARLEY_SO) $(UNIT_BIN)
 
 deps:
@@ -131,10 +131,13 @@ run:
 	exec $(PARLEYD) --data ./data --listen 127.0.0.1:8443
 
 # Every test, first on the optimised build, then under ASan+UBSan. Non-zero exit on failure.
+# The short peers benchmark (bench/run-peers --quick) runs on the optimised build only: it
+# measures, and sanitizers would measure themselves.
 test:
 	@./scripts/deps.sh test
 	$(MAKE) -s all
 	./scripts/run-tests.sh $(B)
+	./bench/run-peers --quick --no-install --bin $(B)/bin
 	$(MAKE) -s SAN=1 all
 	./scripts/run-tests.sh build-asan
 
@@ -147,6 +150,11 @@ test-integration:
 	@./scripts/deps.sh test
 	@$(MAKE) -s all
 	./scripts/run-tests.sh $(B) integration
+
+test-peers:
+	@./scripts/deps.sh test
+	@$(MAKE) -s all
+	./bench/run-peers --quick --no-install --bin $(B)/bin
 
 clean:
 	rm -rf build build-asan
