@@ -63,6 +63,9 @@ static void usage(FILE *f, const char *prog)
         "  --threads T          client event-loop threads, 1-%d (default 2)\n"
         "  --max-inflight N     unacknowledged sends per thread before it pauses\n"
         "                       (default 200000; paused time still counts as latency)\n"
+        "  --fanout             fan-out: the clients form one group (Parley group chat,\n"
+        "                       MQTT/NATS topic, relay group); client 0 sends --rate\n"
+        "                       messages/s to it, every other member receives each one\n"
         "Idle:\n"
         "  --idle N             open N idle connections (one account each)\n"
         "  --settle S           seconds to wait before each memory sample (default 3)\n"
@@ -193,6 +196,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
         }
         if (!strcmp(arg, "--json")) { o->json = 1; continue; }
         if (!strcmp(arg, "--quiet")) { o->quiet = 1; continue; }
+        if (!strcmp(arg, "--fanout")) { o->fanout = 1; continue; }
         if (a + 1 >= argc) {
             fprintf(stderr, "parley-bench: unknown option or missing value: %s\n", arg);
             return -1;
@@ -222,7 +226,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
         if (nums[k].l) *nums[k].l = (long)v;
     }
     o->server_pid = (pid_t)pid;
-    if (o->clients % 2) {
+    if (o->clients % 2 && !o->fanout) {
         fprintf(stderr, "parley-bench: --clients must be even (clients are paired)\n");
         return -1;
     }
@@ -287,7 +291,7 @@ static int run(bench_opts *o, bench_server *srv)
     make_run_id(run_id);
     const bench_target_ops *ops = find_target(o->target);
     bench_target_config tc = { o->server_url, o->ca_file, o->xmpp_domain, run_id, n,
-                               o->register_parallel, !o->quiet };
+                               o->fanout && o->idle == 0, o->register_parallel, !o->quiet };
     bench_target *t = ops->create(&tc, err, sizeof err);
     if (!t) {
         fprintf(stderr, "parley-bench: %s\n", err);

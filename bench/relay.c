@@ -3,7 +3,7 @@
  * least a server can do with Parley's transport. It accepts TLS WebSocket connections on
  * /r/<n> (libwebsockets, the same library, TLS settings and framing as parleyd) and forwards
  * every binary message from client n to client n^1 as it is: no parsing, no storage, no
- * authentication, no acknowledgement. What it reaches on a machine is the ceiling for any
+ * authentication, no acknowledgement. Fan-out: a message from /g/0 goes to every other /g/<n>. What it reaches on a machine is the ceiling for any
  * server speaking Parley's transport there; the bench's `relay` target drives it.
  *
  * One thread, one lws context. Output per connection is a FIFO of copied frames, capped
@@ -31,6 +31,7 @@ typedef struct frame {
 
 typedef struct {
     int index;                    /* -1 until ESTABLISHED parsed the path */
+    int group;                    /* connected on /g/<n>: a fan-out member */
     frame *head, *tail;
     size_t queued;
     unsigned char *in;            /* message being assembled from fragments */
@@ -39,6 +40,8 @@ typedef struct {
 
 typedef struct {
     struct lws **by_index;        /* connection of client n, or NULL */
+    struct lws **group;           /* fan-out member n, or NULL */
+    int group_top;                /* highest member index connected so far, + 1 */
     int max_clients;
     unsigned long long forwarded, dropped_no_peer, dropped_full, connections;
 } relay;
@@ -67,25 +70,22 @@ static void session_clear(session *s)
     s->in_len = 0;
 }
 
-/* "/r/<n>" -> n, or -1. */
-static int parse_index(struct lws *wsi, int max)
+/* "/r/<n>" or "/g/<n>" -> n (and *group), or -1. */
+static int parse_index(struct lws *wsi, int max, int *group)
 {
     char uri[64];
-    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strncmp(uri, "/r/", 3))
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
+        (strncmp(uri, "/r/", 3) && strncmp(uri, "/g/", 3)))
         return -1;
+    *group = uri[1] == 'g';
     char *end;
     long n = strtol(uri + 3, &end, 10);
     return *end == '\0' && n >= 0 && n < max ? (int)n : -1;
 }
 
-/* Appends the assembled message to the peer's queue and asks for a writable callback. */
-static void forward(relay *r, session *from)
+/* Appends the assembled message to one peer's queue and asks for a writable callback. */
+static void forward_to(relay *r, session *from, struct lws *peer)
 {
-    struct lws *peer = r->by_index[from->index ^ 1];
-    if (!peer) {
-        r->dropped_no_peer++;
-        return;
-    }
     session *ps = lws_wsi_user(peer);
     if (ps->queued >= RELAY_MAX_QUEUED) {
         r->dropped_full++;
@@ -107,6 +107,22 @@ static void forward(relay *r, session *from)
     ps->queued++;
     r->forwarded++;
     lws_callback_on_writable(peer);
+}
+
+static void forward(relay *r, session *from)
+{
+    if (from->group) {           /* only member 0 sends to the group */
+        for (int i = 1; from->index == 0 && i < r->group_top; i++)
+            if (r->group[i])
+                forward_to(r, from, r->group[i]);
+        return;
+    }
+    struct lws *peer = r->by_index[from->index ^ 1];
+    if (!peer) {
+        r->dropped_no_peer++;
+        return;
+    }
+    forward_to(r, from, peer);
 }
 
 static int on_receive(relay *r, struct lws *wsi, session *s, const void *in, size_t len)
@@ -151,10 +167,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_ESTABLISHED:
         memset(s, 0, sizeof *s);
-        s->index = parse_index(wsi, r->max_clients);
-        if (s->index < 0 || r->by_index[s->index])
-            return -1;           /* bad path, or that client is already connected */
-        r->by_index[s->index] = wsi;
+        s->index = parse_index(wsi, r->max_clients, &s->group);
+        if (s->index < 0) {
+            return -1;           /* bad path */
+        }
+        struct lws **slot = s->group ? &r->group[s->index] : &r->by_index[s->index];
+        if (*slot) {
+            s->index = -1;       /* that client is already connected */
+            return -1;
+        }
+        *slot = wsi;
+        if (s->group && s->index >= r->group_top)
+            r->group_top = s->index + 1;
         r->connections++;
         return 0;
     case LWS_CALLBACK_RECEIVE:
@@ -162,8 +186,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(wsi, s);
     case LWS_CALLBACK_CLOSED:
-        if (s->index >= 0 && r->by_index[s->index] == wsi)
+        if (s->index >= 0 && !s->group && r->by_index[s->index] == wsi)
             r->by_index[s->index] = NULL;
+        if (s->index >= 0 && s->group && r->group[s->index] == wsi)
+            r->group[s->index] = NULL;
         session_clear(s);
         return 0;
     default:
@@ -180,7 +206,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: parley-relay --cert PEM --key PEM [--port N] [--host 127.0.0.1]\n"
                "                    [--max-clients N] [--max-seconds S]\n"
-               "Forwards binary WebSocket messages from /r/<n> to /r/<n^1> over TLS.\n");
+               "Forwards binary WebSocket messages from /r/<n> to /r/<n^1> over TLS,\n"
+               "and from /g/0 to every other /g/<n>.\n");
 }
 
 /* Parses argv into the context info; -1 on a bad option. */
@@ -222,7 +249,8 @@ int main(int argc, char **argv)
         return 2;
     }
     r.by_index = calloc((size_t)r.max_clients, sizeof *r.by_index);
-    if (!r.by_index)
+    r.group = calloc((size_t)r.max_clients, sizeof *r.group);
+    if (!r.by_index || !r.group)
         return 1;
     lws_set_log_level(LLL_ERR, NULL);
     info.protocols = protocols;
@@ -235,6 +263,7 @@ int main(int argc, char **argv)
     if (!g_ctx) {
         fprintf(stderr, "parley-relay: cannot listen on %s:%d\n", info.iface, info.port);
         free(r.by_index);
+        free(r.group);
         return 1;
     }
     signal(SIGINT, on_signal);
@@ -249,5 +278,6 @@ int main(int argc, char **argv)
                     "%llu dropped (queue full)\n", r.connections, r.forwarded,
             r.dropped_no_peer, r.dropped_full);
     free(r.by_index);
+    free(r.group);
     return 0;
 }

@@ -34,6 +34,7 @@ typedef struct {
     int clients;
     int threads;
     int idle;                    /* > 0: idle mode with this many connections */
+    int fanout;                  /* 1: client 0 sends to a group of all the others */
     int json;
     int quiet;
     int size;                    /* message text bytes */
@@ -59,7 +60,9 @@ typedef struct {
     uint64_t acked;              /* acknowledged with code 0 */
     uint64_t ack_errors;
     uint64_t delivered;
-    uint64_t lost;               /* acked but not delivered by the end of the grace period */
+    uint64_t lost;               /* acked but not delivered by the end of the grace period
+                                  * (fan-out: acked x receivers - delivered) */
+    int receivers;               /* deliveries each message should have (fan-out: members-1) */
     uint64_t unanswered;         /* sent but neither acked nor refused by then */
     uint64_t out_of_order;       /* arrived with a sequence number above the next one */
     uint64_t duplicates;         /* arrived with a sequence number already seen (or passed) */

@@ -3,7 +3,8 @@
  * libmosquitto.
  *
  * Client i connects with a clean session as "b<run>_<i>", subscribes to "chat/<run>/<i>" at
- * QoS 1 and publishes its messages to "chat/<run>/<i^1>" at QoS 1. The acknowledgement is
+ * QoS 1 and publishes its messages to "chat/<run>/<i^1>" at QoS 1. In fan-out mode every
+ * client but 0 subscribes to "room/<run>" and client 0 publishes there. The acknowledgement is
  * the broker's PUBACK: the broker took the message (with persistence on, Mosquitto keeps it
  * in memory and snapshots to disk every autosave_interval: not durable before the ack). The
  * run id in topics and client ids keeps retained or queued messages of earlier runs out.
@@ -45,6 +46,7 @@ struct bench_target {
     char run_id[16];
     int n_clients;
     int tls;
+    int fanout;
 };
 
 struct bench_shard {
@@ -98,6 +100,7 @@ static bench_target *mqtt_create(const bench_target_config *cfg, char *err, size
     snprintf(t->ca_file, sizeof t->ca_file, "%s", cfg->ca_file ? cfg->ca_file : "");
     snprintf(t->run_id, sizeof t->run_id, "%s", cfg->run_id);
     t->n_clients = cfg->n_clients;
+    t->fanout = cfg->fanout;
     return t;
 }
 
@@ -116,7 +119,14 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
         return;
     }
     char topic[64];
-    snprintf(topic, sizeof topic, "chat/%s/%d", c->s->t->run_id, c->index);
+    if (c->s->t->fanout && c->index == 0) {
+        c->state = MC_READY;     /* the sender of a fan-out subscribes to nothing */
+        return;
+    }
+    if (c->s->t->fanout)
+        snprintf(topic, sizeof topic, "room/%s", c->s->t->run_id);
+    else
+        snprintf(topic, sizeof topic, "chat/%s/%d", c->s->t->run_id, c->index);
     if (mosquitto_subscribe(m, &c->sub_mid, topic, 1) != MOSQ_ERR_SUCCESS)
         c->state = MC_FAILED;
 }
@@ -199,8 +209,11 @@ static bench_shard *mqtt_shard_new(bench_target *t, int first, int count,
     for (int k = 0; k < count; k++) {
         s->cl[k].s = s;
         s->cl[k].index = first + k;
-        snprintf(s->cl[k].topic_peer, sizeof s->cl[k].topic_peer, "chat/%s/%d", t->run_id,
-                 (first + k) ^ 1);
+        if (t->fanout)
+            snprintf(s->cl[k].topic_peer, sizeof s->cl[k].topic_peer, "room/%s", t->run_id);
+        else
+            snprintf(s->cl[k].topic_peer, sizeof s->cl[k].topic_peer, "chat/%s/%d", t->run_id,
+                     (first + k) ^ 1);
     }
     return s;
 }
@@ -274,6 +287,8 @@ static int mqtt_open_peers(bench_shard *s, char *err, size_t errlen)
 static int mqtt_can_send(bench_shard *s, int client)
 {
     int k = client - s->first;
+    if (s->t->fanout && client != 0)
+        return 0;
     return k >= 0 && k < s->count && s->cl[k].state == MC_READY;
 }
 

@@ -3,7 +3,8 @@
  * target (see target.h), through the NATS C client (libnats).
  *
  * Client i has its own connection, subscribes to "chat.<run>.<i>" and publishes to
- * "chat.<run>.<i^1>". Core NATS stores nothing and acknowledges nothing: a message is
+ * "chat.<run>.<i^1>" (fan-out mode: every client but 0 subscribes to "room.<run>", where
+ * client 0 publishes). Core NATS stores nothing and acknowledges nothing: a message is
  * "acknowledged" to the driver at the shard's next poll after the library accepted it (the
  * ack latency is therefore not measured: no payload is passed). Loss is still counted
  * (acknowledged - delivered), e.g. a slow consumer whose pending limit overflowed.
@@ -47,6 +48,7 @@ struct bench_target {
     char run_id[16];
     int n_clients;
     int tls;
+    int fanout;
 };
 
 struct bench_shard {
@@ -90,6 +92,7 @@ static bench_target *nats_create(const bench_target_config *cfg, char *err, size
     snprintf(t->ca_file, sizeof t->ca_file, "%s", cfg->ca_file ? cfg->ca_file : "");
     snprintf(t->run_id, sizeof t->run_id, "%s", cfg->run_id);
     t->n_clients = cfg->n_clients;
+    t->fanout = cfg->fanout;
     pthread_mutex_lock(&lib_lock);
     natsStatus st = lib_users++ == 0 ? nats_Open(-1) : NATS_OK;
     pthread_mutex_unlock(&lib_lock);
@@ -165,8 +168,11 @@ static bench_shard *nats_shard_new(bench_target *t, int first, int count,
     for (int k = 0; k < count; k++) {
         s->cl[k].s = s;
         s->cl[k].index = first + k;
-        snprintf(s->cl[k].subj_peer, sizeof s->cl[k].subj_peer, "chat.%s.%d", t->run_id,
-                 (first + k) ^ 1);
+        if (t->fanout)
+            snprintf(s->cl[k].subj_peer, sizeof s->cl[k].subj_peer, "room.%s", t->run_id);
+        else
+            snprintf(s->cl[k].subj_peer, sizeof s->cl[k].subj_peer, "chat.%s.%d", t->run_id,
+                     (first + k) ^ 1);
     }
     return s;
 }
@@ -199,13 +205,18 @@ static int client_start(bench_shard *s, nclient *c)
 {
     natsOptions *o = NULL;
     char subj[64];
-    snprintf(subj, sizeof subj, "chat.%s.%d", s->t->run_id, c->index);
+    int subscribe = !(s->t->fanout && c->index == 0);   /* a fan-out's sender only sends */
+    if (s->t->fanout)
+        snprintf(subj, sizeof subj, "room.%s", s->t->run_id);
+    else
+        snprintf(subj, sizeof subj, "chat.%s.%d", s->t->run_id, c->index);
     natsStatus st = make_options(s->t, c->index, &o);
     if (st == NATS_OK) st = natsConnection_Connect(&c->nc, o);
     natsOptions_Destroy(o);
-    if (st == NATS_OK) st = natsConnection_Subscribe(&c->sub, c->nc, subj, on_msg, c);
+    if (st == NATS_OK && subscribe)
+        st = natsConnection_Subscribe(&c->sub, c->nc, subj, on_msg, c);
     /* The driver, not the library, should see overload: no client-side drops. */
-    if (st == NATS_OK) st = natsSubscription_SetPendingLimits(c->sub, -1, -1);
+    if (st == NATS_OK && subscribe) st = natsSubscription_SetPendingLimits(c->sub, -1, -1);
     if (st == NATS_OK) st = natsConnection_FlushTimeout(c->nc, 10000);
     if (st != NATS_OK) {
         s->connect_errors++;
@@ -243,6 +254,8 @@ static int nats_open_peers(bench_shard *s, char *err, size_t errlen)
 static int nats_can_send(bench_shard *s, int client)
 {
     int k = client - s->first;
+    if (s->t->fanout && client != 0)
+        return 0;
     return k >= 0 && k < s->count && s->cl[k].ready;
 }
 

@@ -3,7 +3,8 @@
  * same TLS WebSocket transport as Parley, with nothing behind it. It uses libwebsockets
  * directly (not libparley: the relay speaks no Parley protocol). Client i connects to
  * wss://HOST:PORT/r/<i> and sends the driver's payload as one binary message; the relay
- * hands it to client i^1 unchanged. There is no acknowledgement: a send counts as
+ * hands it to client i^1 unchanged. Fan-out mode uses /g/<i>: the relay copies each
+ * message of client 0 to every other member. There is no acknowledgement: a send counts as
  * acknowledged at the shard's next poll (no ack latency).
  *
  * One lws context per shard, serviced only by the shard's thread.
@@ -41,6 +42,7 @@ struct bench_target {
     bench_url url;
     char ca_file[512];
     int n_clients;
+    int fanout;
 };
 
 struct bench_shard {
@@ -68,6 +70,7 @@ static bench_target *relay_create(const bench_target_config *cfg, char *err, siz
     }
     snprintf(t->ca_file, sizeof t->ca_file, "%s", cfg->ca_file ? cfg->ca_file : "");
     t->n_clients = cfg->n_clients;
+    t->fanout = cfg->fanout;
     return t;
 }
 
@@ -188,7 +191,7 @@ static bench_shard *relay_shard_new(bench_target *t, int first, int count,
 static int client_start(bench_shard *s, rclient *c)
 {
     char path[32];
-    snprintf(path, sizeof path, "/r/%d", c->index);
+    snprintf(path, sizeof path, s->t->fanout ? "/g/%d" : "/r/%d", c->index);
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
     ci.context = s->ctx;
@@ -242,6 +245,8 @@ static int relay_open_peers(bench_shard *s, char *err, size_t errlen)
 static int relay_can_send(bench_shard *s, int client)
 {
     int k = client - s->first;
+    if (s->t->fanout && client != 0)
+        return 0;
     return k >= 0 && k < s->count && s->cl[k].state == RC_READY;
 }
 

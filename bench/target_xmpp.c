@@ -93,6 +93,11 @@ static bench_target *xmpp_create(const bench_target_config *cfg, char *err, size
         free(t);
         return NULL;
     }
+    if (cfg->fanout) {
+        snprintf(err, errlen, "xmpp target: fan-out (a MUC room) is not implemented yet");
+        free(t);
+        return NULL;
+    }
     if (cfg->n_clients > XMPP_MAX_CLIENTS) {
         snprintf(err, errlen, "xmpp target: at most %d clients (libstrophe uses select())",
                  XMPP_MAX_CLIENTS);
