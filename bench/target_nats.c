@@ -49,6 +49,7 @@ struct bench_target {
     int n_clients;
     int tls;
     int fanout;
+    struct bench_shard *retired;  /* freed shards, kept until libnats' threads are gone */
 };
 
 struct bench_shard {
@@ -63,6 +64,7 @@ struct bench_shard {
     size_t inbox_len, inbox_cap, work_cap;
     uint64_t connect_errors, inbox_dropped;
     char last_error[160];
+    struct bench_shard *next_retired;
 };
 
 static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -104,6 +106,8 @@ static bench_target *nats_create(const bench_target_config *cfg, char *err, size
     return t;
 }
 
+static void shard_release(bench_shard *s);
+
 static void nats_target_free(bench_target *t)
 {
     if (!t)
@@ -112,6 +116,11 @@ static void nats_target_free(bench_target *t)
     if (--lib_users == 0)
         nats_CloseAndWait(2000);
     pthread_mutex_unlock(&lib_lock);
+    while (t->retired) {
+        bench_shard *s = t->retired;
+        t->retired = s->next_retired;
+        shard_release(s);
+    }
     free(t);
 }
 
@@ -318,6 +327,9 @@ static int nats_counters(bench_shard *s, const char **names, uint64_t *values, i
     return 2;
 }
 
+/* Closes the shard's connections. Its memory stays until nats_target_free, after
+ * nats_CloseAndWait: a message already handed to libnats' delivery pool may still reach
+ * on_msg (and the shard's inbox) after its connection closed. */
 static void nats_shard_free(bench_shard *s)
 {
     if (!s)
@@ -329,8 +341,15 @@ static void nats_shard_free(bench_shard *s)
             natsConnection_Close(s->cl[k].nc);
         natsSubscription_Destroy(s->cl[k].sub);
         natsConnection_Destroy(s->cl[k].nc);
+        s->cl[k].sub = NULL;
+        s->cl[k].nc = NULL;
     }
-    /* Closed connections deliver nothing more; what is left in the inbox is ours. */
+    s->next_retired = s->t->retired;
+    s->t->retired = s;
+}
+
+static void shard_release(bench_shard *s)
+{
     for (size_t i = 0; i < s->inbox_len; i++)
         free(s->inbox[i].data);
     free(s->inbox);

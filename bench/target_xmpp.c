@@ -153,6 +153,14 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 1;
 }
 
+/* Ready once bound, XEP-0198 answered (either way) and our presence came back, whichever of
+ * these arrives last. */
+static void check_ready(xclient *c)
+{
+    if (c->state == XC_CONNECTING && c->bound && c->sm != 0 && c->presence_back)
+        c->state = XC_READY;
+}
+
 /* Every stanza (message, presence, iq) counts for XEP-0198's inbound number; our own
  * presence coming back is also the sign the session is available for messages. */
 static int on_any(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
@@ -168,6 +176,7 @@ static int on_any(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         const char *me = xmpp_conn_get_bound_jid(conn);
         if (from && me && !strcmp(from, me))
             c->presence_back = 1;
+        check_ready(c);
     }
     return 1;
 }
@@ -196,8 +205,7 @@ static int on_sm(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
             s->cb.on_ack(s->cb.ud, c->index, 0, hdr, strlen(hdr));
         }
     }
-    if (c->state == XC_CONNECTING && c->bound && c->sm != 0 && c->presence_back)
-        c->state = XC_READY;
+    check_ready(c);
     return 1;
 }
 
