@@ -9,6 +9,12 @@
  * arriving with a body that starts with this run's prefix ("R<run>:"), so messages stored
  * offline by an earlier run are not counted.
  *
+ * Fan-out mode: every client joins the MUC room "f<run>@conference.DOMAIN" as "n<i>"
+ * (XEP-0045, no history), and is ready once the room sent its own presence back; client 0
+ * sends <message type='groupchat'> to the room, every other occupant receives it (client 0's
+ * own echo is not a delivery). The configs in bench/peers/ broadcast only moderators'
+ * presence, so joining costs O(n) stanzas, not O(n^2).
+ *
  * Acknowledgement: XEP-0198 stream management when the server offers it (both ejabberd and
  * Prosody do). libstrophe 0.12 implements XEP-0198 itself but does not tell its user which
  * stanza was acknowledged, so its own handling is switched off (XMPP_CONN_FLAG_DISABLE_SM)
@@ -48,6 +54,7 @@ typedef struct xclient {
     int state;
     int bound;                    /* XMPP_CONN_CONNECT seen: session bound */
     int presence_back;            /* the server echoed our initial presence */
+    int joined;                   /* fan-out: the room echoed our presence */
     int sm;                       /* 0 asked, 1 enabled, -1 not available */
     uint32_t out_count;           /* stanzas sent since <enable/> */
     uint32_t in_count;            /* stanzas received since <enabled/> */
@@ -63,8 +70,10 @@ struct bench_target {
     char run_id[16];
     char prefix[24];              /* "R<run>:" at the start of every body */
     size_t prefix_len;
+    char room[160];               /* fan-out: the MUC room's bare JID */
     int n_clients;
     int tls;
+    int fanout;
 };
 
 struct bench_shard {
@@ -93,11 +102,6 @@ static bench_target *xmpp_create(const bench_target_config *cfg, char *err, size
         free(t);
         return NULL;
     }
-    if (cfg->fanout) {
-        snprintf(err, errlen, "xmpp target: fan-out (a MUC room) is not implemented yet");
-        free(t);
-        return NULL;
-    }
     if (cfg->n_clients > XMPP_MAX_CLIENTS) {
         snprintf(err, errlen, "xmpp target: at most %d clients (libstrophe uses select())",
                  XMPP_MAX_CLIENTS);
@@ -111,6 +115,8 @@ static bench_target *xmpp_create(const bench_target_config *cfg, char *err, size
     snprintf(t->run_id, sizeof t->run_id, "%s", cfg->run_id);
     t->prefix_len = (size_t)snprintf(t->prefix, sizeof t->prefix, "R%s:", cfg->run_id);
     t->n_clients = cfg->n_clients;
+    t->fanout = cfg->fanout;
+    snprintf(t->room, sizeof t->room, "f%s@conference.%s", cfg->run_id, t->domain);
     xmpp_initialize();
     return t;
 }
@@ -142,6 +148,8 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         s->error_msgs++;
         return 1;
     }
+    if (s->t->fanout && c->index == 0)
+        return 1;                /* the sender's own groupchat echo */
     char *body = xmpp_message_get_body(st);
     if (!body)
         return 1;
@@ -157,7 +165,8 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
  * these arrives last. */
 static void check_ready(xclient *c)
 {
-    if (c->state == XC_CONNECTING && c->bound && c->sm != 0 && c->presence_back)
+    if (c->state == XC_CONNECTING && c->bound && c->sm != 0 && c->presence_back &&
+        (c->joined || !c->s->t->fanout))
         c->state = XC_READY;
 }
 
@@ -171,11 +180,16 @@ static int on_any(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         return 1;
     if (c->sm == 1)
         c->in_count++;
-    if (!strcmp(name, "presence") && !c->presence_back) {
+    if (!strcmp(name, "presence") && (!c->presence_back || !c->joined)) {
         const char *from = xmpp_stanza_get_from(st);
         const char *me = xmpp_conn_get_bound_jid(conn);
+        char occupant[192];
+        snprintf(occupant, sizeof occupant, "%s/n%d", c->s->t->room, c->index);
         if (from && me && !strcmp(from, me))
             c->presence_back = 1;
+        const char *type = xmpp_stanza_get_type(st);
+        if (from && c->s->t->fanout && !strcmp(from, occupant) && !(type && !strcmp(type, "error")))
+            c->joined = 1;
         check_ready(c);
     }
     return 1;
@@ -227,6 +241,12 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
     xmpp_send_raw_string(conn, "<enable xmlns='" SM_NS "'/>");
     xmpp_send_raw_string(conn, "<presence/>");
     c->out_count = 1;
+    if (c->s->t->fanout) {
+        xmpp_send_raw_string(conn, "<presence to='%s/n%d'><x xmlns='http://jabber.org/"
+                             "protocol/muc'><history maxstanzas='0'/></x></presence>",
+                             c->s->t->room, c->index);
+        c->out_count = 2;
+    }
 }
 
 /* libstrophe's select() cannot watch a descriptor >= FD_SETSIZE. And Nagle off, as every
@@ -342,6 +362,8 @@ static int xmpp_open_peers(bench_shard *s, char *err, size_t errlen)
 static int xmpp_can_send(bench_shard *s, int client)
 {
     int k = client - s->first;
+    if (s->t->fanout && client != 0)
+        return 0;
     return k >= 0 && k < s->count && s->cl[k].state == XC_READY;
 }
 
@@ -357,8 +379,12 @@ static int xt_send(bench_shard *s, int client, const char *payload, size_t len)
         if (payload[i] == '<' || payload[i] == '&' || payload[i] == '>')
             return XMPP_EINVOP;
     xclient *c = &s->cl[k];
-    xmpp_send_raw_string(c->conn, "<message type='chat' to='%s'><body>%s%s</body></message>",
-                         c->peer_jid, s->t->prefix, payload);
+    if (s->t->fanout)
+        xmpp_send_raw_string(c->conn, "<message type='groupchat' to='%s'><body>%s%s</body>"
+                             "</message>", s->t->room, s->t->prefix, payload);
+    else
+        xmpp_send_raw_string(c->conn, "<message type='chat' to='%s'><body>%s%s</body>"
+                             "</message>", c->peer_jid, s->t->prefix, payload);
     if (c->sm != 1)
         return ack_list_add(&s->acks, client) == 0 ? 0 : XMPP_EMEM;
     c->out_count++;

@@ -38,3 +38,12 @@ ssl = { certificate = "@CERT@"; key = "@KEY@"; }
 -- The session stays in memory for resumption this long after a disconnect (XEP-0198).
 smacks_hibernation_time = 10
 VirtualHost "localhost"
+-- Fan-out: one MUC room (XEP-0045), unlocked on creation, no history for joiners, only
+-- moderators' presence broadcast (each join would otherwise cost one stanza per occupant).
+Component "conference.localhost" "muc"
+  modules_enabled = { @MUC_MAM@ }
+  restrict_room_creation = false
+  muc_room_locking = false
+  muc_room_default_history_length = 0
+  muc_max_occupants = 2000
+  muc_room_default_presence_broadcast = { moderator = true; participant = false; visitor = false; }
