@@ -1,7 +1,8 @@
 # Parley build. `make run` starts a server, `make test` runs every test (what CI runs).
 #
 # Layout: src/server -> parleyd, src/lib -> libparley (public header include/parley.h),
-# src/cli -> parley, bench -> parley-bench, src/common is compiled into all three.
+# src/cli -> parley, bench -> parley-bench (and bench/relay.c -> parley-relay, the bare
+# TLS WebSocket relay the peers benchmark compares against), src/common is compiled into all.
 # proto/parley.proto is compiled by protoc-c into $(B)/gen. Output lives only in $(B).
 #
 # SAN=1 builds everything with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan.
@@ -31,6 +32,10 @@ CFLAGS_OURS = $(CFLAGS_COMMON) -Wall -Wextra -Wno-unused-parameter -Wshadow -Wer
 	-Wformat=2 -Wvla
 LDFLAGS_ALL = $(SANFLAGS) -pthread
 LIBS = $(PKG_LIBS) -lm
+# The bench's peer targets: XMPP (libstrophe), MQTT (libmosquitto), NATS (the NATS C client).
+BENCH_PKGS = libstrophe libmosquitto libnats
+BENCH_CFLAGS := $(shell pkg-config --cflags $(BENCH_PKGS) 2>/dev/null)
+BENCH_LIBS := $(shell pkg-config --libs $(BENCH_PKGS) 2>/dev/null)
 
 GEN_C = $(B)/gen/parley.pb-c.c
 GEN_H = $(B)/gen/parley.pb-c.h
@@ -40,7 +45,8 @@ COMMON_SRC = $(wildcard src/common/*.c)
 SERVER_SRC = $(wildcard src/server/*.c)
 LIB_SRC = $(wildcard src/lib/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
-BENCH_SRC = $(wildcard bench/*.c)
+RELAY_SRC = bench/relay.c
+BENCH_SRC = $(filter-out $(RELAY_SRC),$(wildcard bench/*.c))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -55,13 +61,14 @@ BIN = $(B)/bin
 PARLEYD = $(BIN)/parleyd
 PARLEY = $(BIN)/parley
 BENCH = $(BIN)/parley-bench
+RELAY = $(BIN)/parley-relay
 LIBPARLEY_A = $(B)/lib/libparley.a
 LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps web-deps run test test-unit test-integration clean
-all: $(PARLEYD) $(PARLEY) $(BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
+.PHONY: all deps web-deps run test test-unit test-integration test-peers clean
+all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(LIBPARLEY_SO) $(UNIT_BIN)
 
 WEB_SRC = $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json \
 	web/package-lock.json proto/parley.proto
@@ -112,9 +119,15 @@ $(PARLEY): $(CLI_O) $(LIBPARLEY_A)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_O) $(LIBPARLEY_A) $(LIBS) -ljansson
 
+$(B)/obj/bench/%.o: CFLAGS_OURS += $(BENCH_CFLAGS)
+
 $(BENCH): $(BENCH_O) $(LIBPARLEY_A)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_O) $(LIBPARLEY_A) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_O) $(LIBPARLEY_A) $(BENCH_LIBS) $(LIBS)
+
+$(RELAY): $(call obj,$(RELAY_SRC))
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 # Server unit tests include server headers (store.h, ...) by name.
 $(B)/obj/tests/unit/test_server_%.o: CFLAGS_OURS += -Isrc/server
@@ -140,11 +153,14 @@ run:
 	exec $(PARLEYD) --data ./data --listen 127.0.0.1:8443
 
 # Every test, first on the optimised build, then under ASan+UBSan. Non-zero exit on failure.
+# The short peers benchmark (bench/run-peers --quick) runs on the optimised build only: it
+# measures, and sanitizers would measure themselves.
 test:
 	@./scripts/deps.sh test
 	$(MAKE) -s web-deps
 	$(MAKE) -s all
 	./scripts/run-tests.sh $(B)
+	./bench/run-peers --quick --no-install --bin $(B)/bin
 	$(MAKE) -s SAN=1 all
 	./scripts/run-tests.sh build-asan
 
@@ -158,6 +174,11 @@ test-integration:
 	@$(MAKE) -s web-deps
 	@$(MAKE) -s all
 	./scripts/run-tests.sh $(B) integration
+
+test-peers:
+	@./scripts/deps.sh test
+	@$(MAKE) -s all
+	./bench/run-peers --quick --no-install --bin $(B)/bin
 
 clean:
 	rm -rf build build-asan web/dist web/src/gen

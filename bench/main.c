@@ -1,10 +1,12 @@
 /*
  * main.c: parley-bench's command line. It parses the options, prepares the process (file
- * descriptor limit, signals), starts parleyd unless --server names one, creates the target's
- * accounts, runs the load or idle measurement (run.c) and prints the report (report.c).
+ * descriptor limit, signals), picks the target (--target: Parley, or a peer server through
+ * its own protocol's client library, see target.h), starts parleyd unless --server names a
+ * running server, creates the target's accounts, runs the load or idle measurement (run.c)
+ * and prints the report (report.c).
  *
- * The bench uses only libparley's public API, libc and /proc, so it measures what any client
- * program would get. Network traffic goes only to the URL given (127.0.0.1 by default).
+ * The Parley target uses only libparley's public API, so it measures what any client program
+ * would get. Network traffic goes only to the URL given (127.0.0.1 by default).
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,6 +42,15 @@ static void usage(FILE *f, const char *prog)
         "  --server URL         use a running server, e.g. wss://127.0.0.1:8443\n"
         "  --ca FILE            certificate to trust for --server (e.g. DATA/tls/cert.pem)\n"
         "  --server-pid PID     the --server's process, for its CPU and memory figures\n"
+        "  --server-cpu N       pin the spawned parleyd to CPU N (sched_setaffinity)\n"
+        "\n"
+        "Target (default parley):\n"
+        "  --target NAME        parley | xmpp | mqtt | nats | relay; all but parley need\n"
+        "                       --server: xmpp://H:P (plain) or xmpp+starttls://H:P,\n"
+        "                       mqtt://H:P or mqtts://H:P, nats://H:P or tls://H:P,\n"
+        "                       wss://H:P (relay: bench/relay.c); --ca for the TLS ones\n"
+        "  --xmpp-domain D      JID domain (default localhost); accounts bench<i>@D with\n"
+        "                       password benchpw<i> must exist (bench/run-peers makes them)\n"
         "\n"
         "Load:\n"
         "  --clients N          clients, even (default 100)\n"
@@ -52,6 +63,9 @@ static void usage(FILE *f, const char *prog)
         "  --threads T          client event-loop threads, 1-%d (default 2)\n"
         "  --max-inflight N     unacknowledged sends per thread before it pauses\n"
         "                       (default 200000; paused time still counts as latency)\n"
+        "  --fanout             fan-out: the clients form one group (Parley group chat,\n"
+        "                       MQTT/NATS topic, relay group); client 0 sends --rate\n"
+        "                       messages/s to it, every other member receives each one\n"
         "Idle:\n"
         "  --idle N             open N idle connections (one account each)\n"
         "  --settle S           seconds to wait before each memory sample (default 3)\n"
@@ -143,6 +157,18 @@ typedef struct {
     long *l;
 } num_opt;
 
+static const bench_target_ops *find_target(const char *name)
+{
+    static const bench_target_ops *all[] = {
+        &bench_target_parley, &bench_target_xmpp, &bench_target_mqtt, &bench_target_nats,
+        &bench_target_relay,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!strcmp(all[i]->name, name))
+            return all[i];
+    return NULL;
+}
+
 static int parse_args(int argc, char **argv, bench_opts *o, int *help)
 {
     double pid = 0;
@@ -160,6 +186,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
         { "--max-pending", 1, 100000, NULL, &o->max_pending, NULL },
         { "--max-inflight", 1, 1e8, NULL, NULL, &o->max_inflight },
         { "--server-pid", 1, 4194304, &pid, NULL, NULL },
+        { "--server-cpu", 0, 4095, NULL, &o->server_cpu, NULL },
     };
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
@@ -169,6 +196,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
         }
         if (!strcmp(arg, "--json")) { o->json = 1; continue; }
         if (!strcmp(arg, "--quiet")) { o->quiet = 1; continue; }
+        if (!strcmp(arg, "--fanout")) { o->fanout = 1; continue; }
         if (a + 1 >= argc) {
             fprintf(stderr, "parley-bench: unknown option or missing value: %s\n", arg);
             return -1;
@@ -177,6 +205,8 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
         if (!strcmp(arg, "--server")) { o->server_url = val; continue; }
         if (!strcmp(arg, "--ca")) { o->ca_file = val; continue; }
         if (!strcmp(arg, "--spawn")) { o->spawn_path = val; continue; }
+        if (!strcmp(arg, "--target")) { o->target = val; continue; }
+        if (!strcmp(arg, "--xmpp-domain")) { o->xmpp_domain = val; continue; }
         size_t k = 0;
         for (; k < sizeof nums / sizeof nums[0]; k++)
             if (!strcmp(arg, nums[k].name))
@@ -196,8 +226,17 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
         if (nums[k].l) *nums[k].l = (long)v;
     }
     o->server_pid = (pid_t)pid;
-    if (o->clients % 2) {
+    if (o->clients % 2 && !o->fanout) {
         fprintf(stderr, "parley-bench: --clients must be even (clients are paired)\n");
+        return -1;
+    }
+    if (!find_target(o->target)) {
+        fprintf(stderr, "parley-bench: unknown --target %s (parley, xmpp, mqtt, nats, relay)\n",
+                o->target);
+        return -1;
+    }
+    if (strcmp(o->target, "parley") && !o->server_url) {
+        fprintf(stderr, "parley-bench: --target %s needs --server URL\n", o->target);
         return -1;
     }
     if (o->server_url && o->spawn_path) {
@@ -221,6 +260,9 @@ static void defaults(bench_opts *o)
     o->register_parallel = 8;
     o->max_pending = 200;
     o->max_inflight = 200000;
+    o->target = "parley";
+    o->xmpp_domain = "localhost";
+    o->server_cpu = -1;
 }
 
 /* Everything after option parsing; split from main so cleanup has one path. */
@@ -232,6 +274,7 @@ static int run(bench_opts *o, bench_server *srv)
     if (nofile > 0 && nofile < (long)n + 64 && !o->quiet)
         fprintf(stderr, "warning: file descriptor limit %ld is below %d connections\n", nofile, n);
     if (o->spawn_path) {
+        srv->cpu = o->server_cpu;
         if (server_spawn(srv, o->spawn_path, (unsigned)n + 1000, 20000, err, sizeof err) != 0) {
             fprintf(stderr, "parley-bench: %s\n", err);
             return 1;
@@ -246,9 +289,9 @@ static int run(bench_opts *o, bench_server *srv)
     }
     char run_id[8];
     make_run_id(run_id);
-    const bench_target_ops *ops = &bench_target_parley;
-    bench_target_config tc = { o->server_url, o->ca_file, run_id, n, o->register_parallel,
-                               !o->quiet };
+    const bench_target_ops *ops = find_target(o->target);
+    bench_target_config tc = { o->server_url, o->ca_file, o->xmpp_domain, run_id, n,
+                               o->fanout && o->idle == 0, o->register_parallel, !o->quiet };
     bench_target *t = ops->create(&tc, err, sizeof err);
     if (!t) {
         fprintf(stderr, "parley-bench: %s\n", err);
@@ -296,7 +339,7 @@ int main(int argc, char **argv)
         return 0;
     }
     char spawn_path[PATH_MAX];
-    if (!o.server_url && !o.spawn_path) {
+    if (!o.server_url && !o.spawn_path && !strcmp(o.target, "parley")) {
         if (default_spawn_path(spawn_path, sizeof spawn_path) != 0) {
             fprintf(stderr, "parley-bench: cannot find parleyd; use --spawn or --server\n");
             return 2;

@@ -98,6 +98,9 @@ void report_text(FILE *f, const bench_opts *o, const bench_result *r,
         fprintf(f, "clients:     %d asked, %d connected, %d sending; %d thread(s); connect + "
                    "chats %.1f s\n", r->clients_wanted, r->clients_ready, r->clients_paired,
                 o->threads, r->connect_s);
+        if (o->fanout)
+            fprintf(f, "fan-out:     client 0 sends to a group; %d members receive each message "
+                       "(deliveries below count one per member)\n", r->receivers);
         fprintf(f, "schedule:    %.0f msg/s open loop, %d-byte texts, warm-up %.0f s, window "
                    "%.1f s, grace %.0f s\n", o->rate, o->size, o->warmup, r->window_s, o->grace);
         fprintf(f, "throughput:  %.0f delivered/s in the window (%.0f sent/s)\n",
@@ -182,7 +185,7 @@ void report_json(FILE *f, const bench_opts *o, const bench_result *r,
                    "\"delivered_per_s\":%.1f,\"sent_per_s\":%.1f,\"scheduled\":%llu,\"sent\":%llu,"
                    "\"acked\":%llu,\"delivered\":%llu,\"lost\":%llu,\"unanswered\":%llu,\"unsent\":%llu,"
                    "\"send_refused\":%llu,\"ack_errors\":%llu,\"out_of_order\":%llu,"
-                   "\"duplicates\":%llu",
+                   "\"duplicates\":%llu,\"fanout\":%s,\"receivers\":%d",
                 r->clients_paired, o->threads, o->rate, o->size, o->warmup, r->window_s,
                 (unsigned long long)r->window_sent, o->grace,
                 r->connect_s, r->delivered_per_s, r->sent_per_s,
@@ -191,7 +194,8 @@ void report_json(FILE *f, const bench_opts *o, const bench_result *r,
                 (unsigned long long)r->lost, (unsigned long long)r->unanswered,
                 (unsigned long long)r->unsent,
                 (unsigned long long)r->send_failed, (unsigned long long)r->ack_errors,
-                (unsigned long long)r->out_of_order, (unsigned long long)r->duplicates);
+                (unsigned long long)r->out_of_order, (unsigned long long)r->duplicates,
+                o->fanout ? "true" : "false", r->receivers);
         fprintf(f, ",\"errors\":{");
         int any = 0;
         for (int c = 1; c < BENCH_MAX_CODES; c++) {

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t t0, warm_end, win_end, send_end, grace_end;
     uint64_t warm_ns, win_ns;    /* window as offsets from t0 */
     int total_senders;
+    uint64_t receivers;          /* deliveries per message: 1, or the group's other members */
     atomic_ullong sent, acked, acked_ok, delivered; /* across workers, for the grace period */
     atomic_int senders_done;     /* workers that sent everything they scheduled */
     int n_workers;
@@ -222,7 +223,7 @@ static int quiescent(shared *sh)
         return 0;
     uint64_t sent = atomic_load(&sh->sent), acked = atomic_load(&sh->acked);
     uint64_t ok = atomic_load(&sh->acked_ok), delivered = atomic_load(&sh->delivered);
-    return acked >= sent && delivered >= ok;
+    return acked >= sent && delivered >= ok * sh->receivers;
 }
 
 /* Services the sockets until `next` (absolute ns), waking earlier on I/O. The event loop
@@ -457,7 +458,8 @@ static void merge(bench_result *r, worker **ws, int n)
         hist_merge(&r->ack_latency, &w->ack);
         hist_merge(&r->send_lag, &w->lag);
     }
-    r->lost = r->acked > r->delivered ? r->acked - r->delivered : 0;
+    uint64_t expected = r->acked * (uint64_t)(r->receivers > 0 ? r->receivers : 1);
+    r->lost = expected > r->delivered ? expected - r->delivered : 0;
     r->unanswered = r->sent > r->acked + r->ack_errors ? r->sent - r->acked - r->ack_errors : 0;
     for (int i = 0; i < n && ws[i]->sh->ops->counters; i++) {
         const char *names[8];
@@ -526,8 +528,14 @@ int bench_run_load(const bench_target_ops *ops, bench_target *t, const bench_opt
     }
     wait_workers(ws, n, PH_CONNECTED);
     r->connect_s = (double)(mono_ns() - c0) / 1e9;
-    for (int i = 0; i < n; i++)
+    int ready = 0;
+    for (int i = 0; i < n; i++) {
         sh.total_senders += ws[i]->n_senders;
+        ready += ws[i]->ready;
+    }
+    /* Fan-out: every ready member but the sender should get each message. */
+    sh.receivers = o->fanout ? (uint64_t)(ready > 1 ? ready - 1 : 0) : 1;
+    r->receivers = (int)sh.receivers;
     if (sh.total_senders == 0 && !bench_stop) {
         for (int i = 0; i < n; i++)
             if (ws[i]->err[0])

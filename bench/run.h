@@ -27,10 +27,14 @@ typedef struct {
     const char *server_url;
     const char *ca_file;
     const char *spawn_path;      /* parleyd to start, or NULL with server_url */
+    const char *target;          /* bench_target_ops name: parley, xmpp, mqtt, nats, relay */
+    const char *xmpp_domain;
+    int server_cpu;              /* spawned parleyd's CPU, or -1 */
     pid_t server_pid;            /* 0 = unknown (no server figures) */
     int clients;
     int threads;
     int idle;                    /* > 0: idle mode with this many connections */
+    int fanout;                  /* 1: client 0 sends to a group of all the others */
     int json;
     int quiet;
     int size;                    /* message text bytes */
@@ -56,7 +60,9 @@ typedef struct {
     uint64_t acked;              /* acknowledged with code 0 */
     uint64_t ack_errors;
     uint64_t delivered;
-    uint64_t lost;               /* acked but not delivered by the end of the grace period */
+    uint64_t lost;               /* acked but not delivered by the end of the grace period
+                                  * (fan-out: acked x receivers - delivered) */
+    int receivers;               /* deliveries each message should have (fan-out: members-1) */
     uint64_t unanswered;         /* sent but neither acked nor refused by then */
     uint64_t out_of_order;       /* arrived with a sequence number above the next one */
     uint64_t duplicates;         /* arrived with a sequence number already seen (or passed) */

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -105,6 +106,12 @@ static int start(bench_server *s, const char *binary, int timeout_ms, char *err,
          * figures and stops it. The death signal covers a bench that is killed outright. */
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (s->cpu >= 0) {       /* server and load generator on different cores */
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(s->cpu, &set);
+            sched_setaffinity(0, sizeof set, &set);
+        }
         int fd = open(s->log_file, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, 1);

@@ -22,6 +22,7 @@ typedef struct {
     char ca_file[320];           /* the server's self-signed certificate */
     char log_file[320];          /* the server's stderr */
     unsigned max_connections;
+    int cpu;                     /* pin the server to this CPU (set before spawning), or -1 */
 } bench_server;
 
 /* Starts `binary` and waits (at most timeout_ms) until it accepts TCP connections.

@@ -8,7 +8,8 @@
  * parley_loop that resume those sessions with parley_connect_async, so no profile touches the
  * disk and no password is hashed during the run. Each client opens the private chat with its
  * peer ("@bench_<run>_<i^1>"); messages travel with parley_send_async and arrive through the
- * live-update handler.
+ * live-update handler. In fan-out mode client 0 creates one group with every other account
+ * (up to the server's 1,000 members) once, at create time, and sends there.
  */
 #include "target.h"
 
@@ -38,6 +39,8 @@ struct bench_target {
     int n_clients;
     int parallel;
     int verbose;
+    int fanout;
+    int64_t group_id;             /* fan-out: the group of all clients */
     uint8_t (*tokens)[32];        /* session token of each client's account */
 };
 
@@ -207,6 +210,42 @@ static int register_all(bench_target *t, char *err, size_t errlen)
     return 0;
 }
 
+/* Fan-out: one group, created by client 0 with every other account as a member. */
+static int make_group(bench_target *t, char *err, size_t errlen)
+{
+    parley_error e = {0};
+    parley_options o = client_options(t);
+    parley_loop *loop = parley_loop_new(&e);
+    parley_client *c = loop ? parley_open(loop, &o, &e) : NULL;
+    size_t n = (size_t)t->n_clients - 1;
+    char (*names)[48] = calloc(n ? n : 1, sizeof *names);
+    const char **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    int rc = -1;
+    if (c && names && ptrs && parley_set_session_token(c, t->tokens[0]) == 0 &&
+        parley_connect(c, &e) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            username_of(t, (int)i + 1, names[i], sizeof names[i]);
+            ptrs[i] = names[i];
+        }
+        parley_chat *chat = NULL;
+        if (parley_group_create(c, "bench fan-out", ptrs, n, &chat, &e) == 0 && chat) {
+            t->group_id = chat->id;
+            rc = 0;
+        }
+        parley_chat_free(chat);
+    }
+    if (rc != 0)
+        snprintf(err, errlen, "creating the fan-out group: %s (%s)", parley_code_name(e.code),
+                 e.message);
+    free(ptrs);
+    free(names);
+    if (c)
+        parley_close(c);
+    if (loop)
+        parley_loop_free(loop);
+    return rc;
+}
+
 static bench_target *parley_create(const bench_target_config *cfg, char *err, size_t errlen)
 {
     if (cfg->n_clients <= 0 || !cfg->server_url || !cfg->run_id ||
@@ -226,7 +265,8 @@ static bench_target *parley_create(const bench_target_config *cfg, char *err, si
     t->n_clients = cfg->n_clients;
     t->parallel = cfg->parallel;
     t->verbose = cfg->verbose;
-    if (register_all(t, err, errlen) != 0) {
+    t->fanout = cfg->fanout;
+    if (register_all(t, err, errlen) != 0 || (t->fanout && make_group(t, err, errlen) != 0)) {
         free(t->tokens);
         free(t);
         return NULL;
@@ -347,6 +387,11 @@ static int parley_open_peers(bench_shard *s, char *err, size_t errlen)
         pclient *pc = &s->cl[k];
         if (!pc->c || !parley_is_ready(pc->c))
             continue;
+        if (s->t->fanout) {
+            pc->chat_id = s->t->group_id;
+            ok++;
+            continue;
+        }
         char peer[64];
         peer[0] = '@';
         username_of(s->t, pc->index ^ 1, peer + 1, sizeof peer - 1);
@@ -365,6 +410,8 @@ static int parley_open_peers(bench_shard *s, char *err, size_t errlen)
 static int parley_can_send(bench_shard *s, int client)
 {
     int k = client - s->first;
+    if (s->t->fanout && client != 0)
+        return 0;
     return k >= 0 && k < s->count && s->cl[k].c && s->cl[k].chat_id != 0 &&
            parley_is_ready(s->cl[k].c);
 }

@@ -5,9 +5,13 @@
 # The web client needs node and npm (Debian's nodejs and npm, unless a node is already there,
 # e.g. a nodejs package that bundles npm) and its tests Debian's chromium.
 set -eu
+# libstrophe, libmosquitto and libnats: parley-bench's XMPP, MQTT and NATS targets.
 BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev libuv1-dev
- libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl"
-TEST="protobuf-compiler python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps"
+ libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl
+ libstrophe-dev libmosquitto-dev libnats-dev"
+# The peer servers are for bench/run-peers --quick, part of `make test`.
+TEST="protobuf-compiler python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps
+ ejabberd erlang-p1-sqlite3 prosody lua-dbi-sqlite3 mosquitto nats-server util-linux"
 want="$BUILD"
 [ "${1:-}" = "test" ] && want="$BUILD $TEST"
 missing=""
@@ -26,6 +30,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "parley: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Installing a server's package would start its daemon: a policy-rc.d that says no, for the
+# duration of the install only (and only if there is none already).
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# temporary, from parley scripts/deps.sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    guard=/usr/sbin/policy-rc.d
+    trap 'rm -f "$guard"' EXIT
+    trap 'rm -f "$guard"; exit 1' INT TERM
+fi
 apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
