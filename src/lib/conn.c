@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "lib.h"
+#include "lws_uv.h"
 
 #define CONNECT_TIMEOUT_S 10
 
@@ -84,21 +85,11 @@ static int open_uv(parley_loop *l)
     return 0;
 }
 
-/* Destroys the lws context, then the loop. lws 4.1 with a foreign loop closes its libuv
- * handles inside the loop after the first lws_context_destroy() and frees the context only
- * on a second call once they are closed (with one call, ASan finds the context leaked).
- * Whether the first call already finished depends on what was open, so the second is
- * made only while lws has not cleared the pointer (info.pcontext). */
+/* Destroys the lws context, then the loop (lws_uv.h). */
 static void close_uv(parley_loop *l)
 {
     uv_close((uv_handle_t *)&l->uv->deadline, NULL);
-    if (l->ctx) {
-        lws_context_destroy(l->ctx);
-        uv_run(&l->uv->loop, UV_RUN_DEFAULT);
-        if (l->ctx) lws_context_destroy(l->ctx);   /* info.pcontext: NULL once done */
-    }
-    uv_run(&l->uv->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&l->uv->loop);
+    lws_uv_destroy(&l->ctx, &l->uv->loop);
     free(l->uv);
     l->uv = NULL;
 }
@@ -132,12 +123,7 @@ parley_loop *parley_loop_new(parley_error *err)
         pl_err(err, PARLEY_E_INTERNAL, "cannot create the event loop");
         return NULL;
     }
-    void *loops[1] = {&l->uv->loop};
-    info.options |= LWS_SERVER_OPTION_LIBUV;
-    info.foreign_loops = loops;       /* read only during lws_create_context() */
-    info.pcontext = &l->ctx;          /* lws clears it when the context is fully destroyed */
-    l->ctx = lws_create_context(&info);
-    if (!l->ctx) {
+    if (!lws_uv_create(&info, &l->uv->loop, &l->ctx)) {
         close_uv(l);
         free(l);
         pl_err(err, PARLEY_E_INTERNAL, "cannot create the network context");

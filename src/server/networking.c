@@ -16,6 +16,7 @@
 #include "networking.h"
 #include "dispatch.h"
 #include "log.h"
+#include "lws_uv.h"
 #include "push.h"
 #include "web.h"
 #include "wire.h"
@@ -548,21 +549,11 @@ static unsigned fd_limit(unsigned max_connections)
     return want;
 }
 
-/* Destroys the lws context, then the loop. lws 4.1 with a foreign loop closes its libuv
- * handles inside the loop after the first lws_context_destroy() and frees the context only
- * on a second call once they are closed (with one call, ASan finds the context leaked).
- * Whether the first call already finished depends on what was open, so the second is
- * made only while lws has not cleared the pointer (info.pcontext). */
+/* Destroys the lws context, then the loop (lws_uv.h). */
 static void close_loop(server *srv)
 {
     if (!srv->uv) return;
-    if (srv->lws) {
-        lws_context_destroy(srv->lws);
-        uv_run(srv->uv, UV_RUN_DEFAULT);
-        if (srv->lws) lws_context_destroy(srv->lws);   /* info.pcontext: NULL once done */
-    }
-    uv_run(srv->uv, UV_RUN_DEFAULT);
-    uv_loop_close(srv->uv);
+    lws_uv_destroy(&srv->lws, srv->uv);
     free(srv->uv);
     srv->uv = NULL;
 }
@@ -626,12 +617,7 @@ int net_start(server *srv, const char *cert_path, const char *key_path, char *er
         snprintf(err, errlen, "cannot create the event loop");
         return -1;
     }
-    void *loops[1] = {srv->uv};
-    info.options |= LWS_SERVER_OPTION_LIBUV;
-    info.foreign_loops = loops;   /* read only during lws_create_context() */
-    info.pcontext = &srv->lws;    /* lws clears it when the context is fully destroyed */
-    srv->lws = lws_create_context(&info);
-    if (!srv->lws) {
+    if (!lws_uv_create(&info, srv->uv, &srv->lws)) {
         close_loop(srv);
         snprintf(err, errlen, "cannot listen on %s:%d (TLS or socket setup failed)",
                  srv->cfg.listen_host, srv->cfg.listen_port);
