@@ -9,9 +9,10 @@
  * or overwritten text leaves no bytes in the file) and foreign keys on. store_scrub()
  * checkpoints with TRUNCATE so the WAL holds no older page images either.
  *
- * Tables (schema version 1):
- *   users(id, username UNIQUE NOCASE, pwhash, created, pts)
- *       pts = the account's last update-log position; bumped once per appended entry.
+ * Tables (schema version 2):
+ *   users(id, username UNIQUE NOCASE, pwhash, created)
+ *       (version 1 also kept each account's pts here; it is max(updates.pts), see
+ *       store_sqlite_pts.c)
  *   sessions(id, user_id, token_hash BLOB UNIQUE (SHA-256 of the token), device, created,
  *       last_active)
  *   chats(id, kind, title, created, last_date, top_id, auto_delete, member_count,
@@ -149,6 +150,8 @@ static const char *const migrations[] = {
     "  session_id INTEGER NOT NULL DEFAULT 0,"
     "  ids BLOB,"
     "  PRIMARY KEY(account_id, pts)) WITHOUT ROWID;",
+    /* 2: an account's pts is read from its log (store_sqlite_pts.c), not kept in users */
+    "ALTER TABLE users DROP COLUMN pts;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -167,7 +170,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_USER_INSERT] = "INSERT INTO users(username, pwhash, created) VALUES(?1, ?2, ?3)",
     [Q_USER_BY_NAME] = "SELECT id, username, pwhash FROM users WHERE username = ?1",
     [Q_USER_BY_ID] = "SELECT id, username, pwhash FROM users WHERE id = ?1",
-    [Q_USER_PTS] = "SELECT pts FROM users WHERE id = ?1",
+    [Q_USER_PTS] = "SELECT 1 FROM users WHERE id = ?1",
     [Q_USERNAME] = "SELECT username FROM users WHERE id = ?1",
     [Q_SESSION_INSERT] = "INSERT INTO sessions(user_id, token_hash, device, created, last_active)"
                          " VALUES(?1, ?2, ?3, ?4, ?4)",
@@ -180,18 +183,10 @@ static const char *const sql[Q_COUNT] = {
     [Q_SESSION_OTHERS] = "SELECT id FROM sessions WHERE user_id = ?1 AND id <> ?2 ORDER BY id",
     [Q_SESSION_DELETE] = "DELETE FROM sessions WHERE id = ?1",
 
-    [Q_PTS_BUMP] = "UPDATE users SET pts = pts + 1 WHERE id = ?1 RETURNING pts",
-    [Q_PTS_BUMP_MEMBERS] = "UPDATE users SET pts = pts + 1"
-                           " WHERE id IN (SELECT user_id FROM members WHERE chat_id = ?1)"
-                           " RETURNING id, pts",
+    [Q_LOG_TOP] = "SELECT coalesce(max(pts), 0) FROM updates WHERE account_id = ?1",
     [Q_LOG_INSERT] = "INSERT INTO updates(account_id, pts, date, kind, chat_id, msg_id, by_user,"
                      " max_id, session_id, ids) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    /* Runs right after Q_PTS_BUMP_MEMBERS in the same transaction: u.pts is the new entry's. */
-    [Q_LOG_INSERT_MEMBERS] = "INSERT INTO updates(account_id, pts, date, kind, chat_id, msg_id,"
-                             " by_user, max_id, session_id, ids)"
-                             " SELECT m.user_id, u.pts, ?2, ?3, ?1, ?4, ?5, ?6, ?7, ?8"
-                             " FROM members m JOIN users u ON u.id = m.user_id"
-                             " WHERE m.chat_id = ?1",
+    [Q_MEMBER_IDS] = "SELECT user_id FROM members WHERE chat_id = ?1",
     [Q_DIFF] = "SELECT pts, date, kind, chat_id, msg_id, by_user, max_id, session_id, ids"
                " FROM updates WHERE account_id = ?1 AND pts > ?2 ORDER BY pts LIMIT ?3",
 
@@ -509,6 +504,7 @@ void store_close(store *s)
     if (!s) return;
     ckpt_stop(s->ckpt);        /* first: the writer's close is then the last one */
     for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->stmts[i]);
+    pts_cache_free(&s->pts);
     if (s->db) {
         if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close(s->db);
@@ -533,6 +529,9 @@ store_rc store_batch_commit(store *s)
     if (rc != STORE_OK) {
         /* A failed COMMIT may leave the transaction open; nothing of it may survive. */
         if (!sqlite3_get_autocommit(s->db)) sq_run(s, Q_ROLLBACK);
+        pts_undo(s, 0);
+    } else {
+        pts_settle(s);
     }
     s->in_batch = 0;
     return rc;
@@ -541,17 +540,22 @@ store_rc store_batch_commit(store *s)
 void store_batch_rollback(store *s)
 {
     if (!sqlite3_get_autocommit(s->db)) sq_run(s, Q_ROLLBACK);
+    pts_undo(s, 0);
     s->in_batch = 0;
 }
 
 store_rc store_op_begin(store *s)
 {
+    s->op_pts_mark = pts_mark(s);
     return sq_run(s, Q_OP_BEGIN);
 }
 
 void store_op_end(store *s, int ok)
 {
-    if (!ok) sq_run(s, Q_OP_ROLLBACK);
+    if (!ok) {
+        sq_run(s, Q_OP_ROLLBACK);
+        pts_undo(s, s->op_pts_mark);
+    }
     sq_run(s, Q_OP_RELEASE);
 }
 
@@ -578,17 +582,26 @@ static void fanout_free_one(store_fanout *f)
 store_rc mut_begin(store *s, store_fanouts *fo, size_t *mark)
 {
     *mark = fo ? fo->n : 0;
-    return sq_run(s, Q_MUT_BEGIN);
+    if (s->mut_depth == MUT_DEPTH_MAX) return STORE_ERR_INTERNAL;
+    store_rc rc = sq_run(s, Q_MUT_BEGIN);
+    if (rc == STORE_OK) s->mut_pts_mark[s->mut_depth++] = pts_mark(s);
+    return rc;
 }
 
 store_rc mut_end(store *s, store_rc rc, store_fanouts *fo, size_t mark)
 {
+    size_t pmark = s->mut_pts_mark[--s->mut_depth];
     if (rc == STORE_OK) {
-        if (sq_run(s, Q_MUT_RELEASE) == STORE_OK) return STORE_OK;
+        if (sq_run(s, Q_MUT_RELEASE) == STORE_OK) {
+            /* Outside any transaction the release was the commit. */
+            if (sqlite3_get_autocommit(s->db)) pts_settle(s);
+            return STORE_OK;
+        }
         rc = STORE_ERR_INTERNAL;
     }
     sq_run(s, Q_MUT_ROLLBACK);
     sq_run(s, Q_MUT_RELEASE);
+    pts_undo(s, pmark);
     if (fo) {
         for (size_t i = mark; i < fo->n; i++) fanout_free_one(&fo->items[i]);
         fo->n = mark;
@@ -667,46 +680,12 @@ uint64_t fo_pts_of(const store_fanout *f, int64_t account)
     return 0;
 }
 
-store_rc log_to_members(store *s, int64_t chat_id, const logrow *r, store_fanout *f)
-{
-    sqlite3_stmt *st = sq_get(s, Q_PTS_BUMP_MEMBERS);
-    if (!st) return STORE_ERR_INTERNAL;
-    sqlite3_bind_int64(st, 1, chat_id);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (fo_add(f, sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1))) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sq_done(st);
-    if (rc != SQLITE_DONE) return STORE_ERR_INTERNAL;
-    if (f->n_accounts == 0) return STORE_OK;
-    st = sq_get(s, Q_LOG_INSERT_MEMBERS);
-    if (!st) return STORE_ERR_INTERNAL;
-    sqlite3_bind_int64(st, 1, chat_id);
-    sqlite3_bind_int64(st, 2, r->date);
-    sqlite3_bind_int(st, 3, (int)r->kind);
-    sqlite3_bind_int64(st, 4, r->msg_id);
-    sqlite3_bind_int64(st, 5, r->by_user);
-    sqlite3_bind_int64(st, 6, r->max_id);
-    sqlite3_bind_int64(st, 7, r->session_id);
-    rc = ids_bind(st, 8, r->ids, r->n_ids);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    sq_done(st);
-    return rc == SQLITE_DONE ? STORE_OK : STORE_ERR_INTERNAL;
-}
-
+/* Appends one entry to the account's log; *pts is its position. */
 static store_rc log_append(store *s, int64_t account, const logrow *r, uint64_t *pts)
 {
-    sqlite3_stmt *st = sq_get(s, Q_PTS_BUMP);
-    if (!st) return STORE_ERR_INTERNAL;
-    sqlite3_bind_int64(st, 1, account);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *pts = (uint64_t)sqlite3_column_int64(st, 0);
-    sq_done(st);
-    if (rc != SQLITE_ROW) return STORE_ERR_INTERNAL;
-    st = sq_get(s, Q_LOG_INSERT);
+    store_rc pr = pts_bump(s, account, pts);
+    if (pr != STORE_OK) return pr;
+    sqlite3_stmt *st = sq_get(s, Q_LOG_INSERT);
     if (!st) return STORE_ERR_INTERNAL;
     sqlite3_bind_int64(st, 1, account);
     sqlite3_bind_int64(st, 2, (int64_t)*pts);
@@ -717,10 +696,37 @@ static store_rc log_append(store *s, int64_t account, const logrow *r, uint64_t 
     sqlite3_bind_int64(st, 7, r->by_user);
     sqlite3_bind_int64(st, 8, r->max_id);
     sqlite3_bind_int64(st, 9, r->session_id);
-    rc = ids_bind(st, 10, r->ids, r->n_ids);
+    int rc = ids_bind(st, 10, r->ids, r->n_ids);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     sq_done(st);
     return rc == SQLITE_DONE ? STORE_OK : STORE_ERR_INTERNAL;
+}
+
+store_rc log_to_members(store *s, int64_t chat_id, const logrow *r, store_fanout *f)
+{
+    /* The member ids first: the statement must be reset before log_append runs others. */
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st = sq_get(s, Q_MEMBER_IDS);
+    if (!st) return STORE_ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, chat_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            int64_t *v = realloc(ids, cap * sizeof *v);
+            if (!v) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            ids = v;
+        }
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    sq_done(st);
+    store_rc r2 = rc == SQLITE_DONE ? log_to_accounts(s, ids, n, r, f) : STORE_ERR_INTERNAL;
+    free(ids);
+    return r2;
 }
 
 store_rc log_to_accounts(store *s, const int64_t *acc, size_t n, const logrow *r,
@@ -779,9 +785,9 @@ store_rc current_pts(store *s, int64_t user_id, uint64_t *pts)
     if (!st) return STORE_ERR_INTERNAL;
     sqlite3_bind_int64(st, 1, user_id);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *pts = (uint64_t)sqlite3_column_int64(st, 0);
     sq_done(st);
-    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_ERR_NO_USER : STORE_ERR_INTERNAL;
+    if (rc == SQLITE_DONE) return STORE_ERR_NO_USER;
+    return rc == SQLITE_ROW ? pts_get(s, user_id, pts) : STORE_ERR_INTERNAL;
 }
 
 store_rc user_name(store *s, int64_t id, char **out)

@@ -3,7 +3,8 @@
  * (store_sqlite.c: lifecycle, schema, statements, update log, freeing;
  *  store_sqlite_users.c: accounts and sessions; store_sqlite_chats.c: chats and groups;
  *  store_sqlite_msgs.c: messages, read markers, history, expiry and sync;
- *  store_sqlite_ckpt.c: WAL checkpoints on a thread of their own).
+ *  store_sqlite_ckpt.c: WAL checkpoints on a thread of their own;
+ *  store_sqlite_pts.c: the accounts' update positions, cached by the writer).
  * Nothing outside these files includes it.
  *
  * Conventions used by every backend file:
@@ -33,7 +34,7 @@ enum {
     Q_SESSION_INSERT, Q_SESSION_BY_TOKEN, Q_SESSION_TOUCH, Q_SESSION_LIST, Q_SESSION_OWNED,
     Q_SESSION_OTHERS, Q_SESSION_DELETE,
     /* update log */
-    Q_PTS_BUMP, Q_PTS_BUMP_MEMBERS, Q_LOG_INSERT, Q_LOG_INSERT_MEMBERS, Q_DIFF,
+    Q_LOG_TOP, Q_LOG_INSERT, Q_MEMBER_IDS, Q_DIFF,
     /* chats and members */
     Q_ACCESS, Q_CHAT_INSERT, Q_PRIVATE_FIND, Q_CHAT_ALLOC_ID, Q_CHAT_MAX_ID, Q_CHAT_SET_TITLE,
     Q_CHAT_SET_AUTODELETE, Q_CHAT_COUNT_ADJ, Q_CHAT_LIST, Q_UNREAD, Q_READ_OUTBOX,
@@ -54,12 +55,39 @@ void ckpt_attach(ckpt *k, sqlite3 *writer);
 /* Stops the thread, closes its connection, frees k (NULL is fine). */
 void ckpt_stop(ckpt *k);
 
+/* ---- update positions (store_sqlite_pts.c) ---- */
+typedef struct { int64_t acc; uint64_t pts; } pts_slot;          /* acc 0 = empty */
+typedef struct { int64_t acc; uint64_t before; } pts_undo_entry;
+typedef struct {
+    pts_slot *slots;           /* open addressing, cap a power of two */
+    size_t cap, used;
+    pts_undo_entry *undo;      /* bumps not yet committed, oldest first */
+    size_t n_undo, cap_undo;
+} pts_cache;
+
+#define MUT_DEPTH_MAX 16
+
 struct store {
     sqlite3 *db;
     ckpt *ckpt;                /* checkpoints the WAL beside the writer */
     sqlite3_stmt *stmts[Q_COUNT];
     int in_batch;              /* inside store_batch_begin .. commit/rollback */
+    pts_cache pts;
+    size_t op_pts_mark;        /* pts_mark() at store_op_begin */
+    size_t mut_pts_mark[MUT_DEPTH_MAX];   /* pts_mark() of each open mut_begin */
+    int mut_depth;
 };
+
+/* The account's current position (0 = no entry yet). */
+store_rc pts_get(store *s, int64_t acc, uint64_t *pts);
+/* Advances it by one inside the current transaction; *pts is the new entry's position. */
+store_rc pts_bump(store *s, int64_t acc, uint64_t *pts);
+/* Rollback support: a mark before a savepoint, undo back to it after a rollback, settle
+ * when the outermost transaction committed. */
+size_t pts_mark(const store *s);
+void pts_undo(store *s, size_t mark);
+void pts_settle(store *s);
+void pts_cache_free(pts_cache *c);
 
 /* ---- statements ---- */
 sqlite3_stmt *sq_get(store *s, int q);      /* NULL on prepare failure */

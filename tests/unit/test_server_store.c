@@ -234,7 +234,7 @@ TEST(open_migrate_reopen)
     sqlite3_stmt *st;
     CHECK_EQ_INT(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 1);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 2);
     sqlite3_finalize(st);
     sqlite3_close(db);
 
@@ -259,6 +259,48 @@ TEST(open_migrate_reopen)
     CHECK(s == NULL);
     CHECK(strstr(err, "newer") != NULL);
     store_close(s);
+    tmp_remove(dir);
+}
+
+/* A version-1 database kept each account's pts in users; migration 2 drops that column and
+ * the positions continue from the update log, without a gap or a repeat. */
+TEST(migration_2_positions_continue)
+{
+    char *dir = tmp_make();
+    store *s = open_in(dir);
+    CHECK(s != NULL);
+    if (!s) return tmp_remove(dir);
+    int64_t a = mkuser(s, "alice"), b = mkuser(s, "bobby");
+    int64_t chat = chat_private(s, a, b);
+    send_text(s, a, chat, "one", 0, 1, 1100);
+    send_text(s, b, chat, "two", 0, 2, 1101);
+    uint64_t pa = pts_of(s, a), pb = pts_of(s, b);
+    store_close(s);
+
+    /* Make it look like version 1 wrote it (the old column, holding the old copies). */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/parley.db", dir);
+    sqlite3 *db;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "ALTER TABLE users ADD COLUMN pts INTEGER NOT NULL DEFAULT 0;"
+                              "UPDATE users SET pts = (SELECT max(pts) FROM updates"
+                              " WHERE account_id = users.id); PRAGMA user_version = 1;",
+                              NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    s = open_in(dir);
+    CHECK(s != NULL);
+    if (!s) return tmp_remove(dir);
+    CHECK_EQ_INT(pts_of(s, a), pa);
+    CHECK_EQ_INT(pts_of(s, b), pb);
+    send_text(s, a, chat, "three", 0, 3, 1102);
+    CHECK_EQ_INT(pts_of(s, a), pa + 1);
+    CHECK_EQ_INT(pts_of(s, b), pb + 1);
+    store_close(s);
+
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "SELECT pts FROM users", NULL, NULL, NULL), SQLITE_ERROR);
+    sqlite3_close(db);
     tmp_remove(dir);
 }
 
@@ -1508,6 +1550,7 @@ TEST(wal_checkpointed_beside_the_writer)
 int main(void)
 {
     RUN(open_migrate_reopen);
+    RUN(migration_2_positions_continue);
     RUN(open_failures);
     RUN(users);
     RUN(sessions);
