@@ -49,6 +49,9 @@ struct conn {
     unsigned auth_pending : 1; /* a Register/Login/Resume is in flight */
     unsigned rx_paused : 1;    /* lws_rx_flow_control(0) is in force */
     unsigned discarding : 1;   /* dropping the rest of an oversized message (rx_len counts) */
+    unsigned websocket : 1;    /* a /ws connection (not web_auth's HTTP-request conn, whose
+                                  frames web_auth collects as the HTTP body) */
+    unsigned write_failed : 1; /* a direct lws_write failed: close at the next WRITEABLE */
     unsigned close_status;     /* WebSocket close code once CLOSING */
     unsigned inflight;         /* requests submitted and not yet answered */
     /* Assembly of a message that arrives in pieces; NULL when idle (keeps idle conns small). */
