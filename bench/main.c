@@ -69,6 +69,10 @@ static void usage(FILE *f, const char *prog)
         "Idle:\n"
         "  --idle N             open N idle connections (one account each)\n"
         "  --settle S           seconds to wait before each memory sample (default 3)\n"
+        "Offline catch-up (Parley only):\n"
+        "  --catchup N          N messages (from several accounts) pile up while one device\n"
+        "                       of the receiving account is offline; reports how long it\n"
+        "                       takes to reconnect and apply them all (up to 100000)\n"
         "Common:\n"
         "  --register-parallel N  concurrent registrations (default 8)\n"
         "  --max-pending N      TLS handshakes in flight per thread (default 200)\n"
@@ -181,6 +185,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
         { "--size", 1, 4096, NULL, &o->size, NULL },
         { "--threads", 1, BENCH_MAX_THREADS, NULL, &o->threads, NULL },
         { "--idle", 1, 200000, NULL, &o->idle, NULL },
+        { "--catchup", 1, 100000, NULL, &o->catchup, NULL },
         { "--settle", 0, 600, &o->settle, NULL, NULL },
         { "--register-parallel", 1, 64, NULL, &o->register_parallel, NULL },
         { "--max-pending", 1, 100000, NULL, &o->max_pending, NULL },
@@ -233,6 +238,10 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
     if (!find_target(o->target)) {
         fprintf(stderr, "parley-bench: unknown --target %s (parley, xmpp, mqtt, nats, relay)\n",
                 o->target);
+        return -1;
+    }
+    if (o->catchup > 0 && (strcmp(o->target, "parley") || o->idle > 0 || o->fanout)) {
+        fprintf(stderr, "parley-bench: --catchup is a Parley scenario of its own\n");
         return -1;
     }
     if (strcmp(o->target, "parley") && !o->server_url) {
@@ -289,6 +298,11 @@ static int run(bench_opts *o, bench_server *srv)
     }
     char run_id[8];
     make_run_id(run_id);
+    if (o->catchup > 0) {
+        int crc = bench_run_catchup(o, run_id, err, sizeof err);
+        if (crc < 0) fprintf(stderr, "parley-bench: %s\n", err);
+        return crc == 0 ? 0 : 1;
+    }
     const bench_target_ops *ops = find_target(o->target);
     bench_target_config tc = { o->server_url, o->ca_file, o->xmpp_domain, run_id, n,
                                o->fanout && o->idle == 0, o->register_parallel, !o->quiet };

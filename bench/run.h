@@ -34,6 +34,7 @@ typedef struct {
     int clients;
     int threads;
     int idle;                    /* > 0: idle mode with this many connections */
+    int catchup;                 /* > 0: offline catch-up of this many updates (catchup.c) */
     int fanout;                  /* 1: client 0 sends to a group of all the others */
     int json;
     int quiet;
@@ -102,6 +103,9 @@ extern volatile sig_atomic_t bench_stop;
 
 int bench_run_load(const bench_target_ops *ops, bench_target *t, const bench_opts *o,
                    bench_result *r, char *err, size_t errlen);
+/* The offline catch-up scenario (Parley only; prints its own report). 0 ok, 1 checks
+ * failed, -1 with a reason in err. */
+int bench_run_catchup(const bench_opts *o, const char *run_id, char *err, size_t errlen);
 int bench_run_idle(const bench_target_ops *ops, bench_target *t, const bench_opts *o,
                    bench_result *r, char *err, size_t errlen);
 
