@@ -185,18 +185,27 @@ static int device_replay(const bench_opts *o, const char *dir, const sender *s, 
     return rc;
 }
 
+/* The text report (stdout, or stderr under --json, where stdout gets one JSON object). */
 static void report(const bench_opts *o, int n_senders, long acked, double send_s,
                    const replay_result *r)
 {
-    printf("scenario:    offline catch-up: %ld messages from %d senders (%d-byte texts) while "
+    FILE *out = o->json ? stderr : stdout;
+    int ok = r->got == acked && r->dup_or_disorder == 0;
+    if (o->json)
+        printf("{\"mode\":\"catchup\",\"updates\":%ld,\"senders\":%d,\"size\":%d,"
+               "\"pileup_s\":%.3f,\"catchup_s\":%.3f,\"updates_per_s\":%.0f,"
+               "\"first_ms\":%.1f,\"received\":%ld,\"disorder\":%ld,\"ok\":%s}\n",
+               acked, n_senders, o->size, send_s, r->seconds,
+               r->seconds > 0 ? r->got / r->seconds : 0, r->first_s * 1000, r->got,
+               r->dup_or_disorder, ok ? "true" : "false");
+    fprintf(out, "scenario:    offline catch-up: %ld messages from %d senders (%d-byte texts) while "
            "the device was offline\n", acked, n_senders, o->size);
-    printf("pile-up:     %.2f s to send and store them (%.0f msg/s)\n", send_s,
+    fprintf(out, "pile-up:     %.2f s to send and store them (%.0f msg/s)\n", send_s,
            send_s > 0 ? acked / send_s : 0);
-    printf("catch-up:    %ld updates in %.2f s = %.0f updates/s (first after %.0f ms)\n",
+    fprintf(out, "catch-up:    %ld updates in %.2f s = %.0f updates/s (first after %.0f ms)\n",
            r->got, r->seconds, r->seconds > 0 ? r->got / r->seconds : 0, r->first_s * 1000);
-    printf("checks:      %s (out of order or repeated %ld, unexpected %ld, missing %ld)\n",
-           r->got == acked && r->dup_or_disorder == 0 ? "every message once, in order"
-                                                     : "FAILED",
+    fprintf(out, "checks:      %s (out of order or repeated %ld, unexpected %ld, missing %ld)\n",
+           ok ? "every message once, in order" : "FAILED",
            r->dup_or_disorder, r->foreign, acked - r->got);
 }
 

@@ -8,6 +8,7 @@
 #include "storeq.h"
 #include "log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -29,6 +30,7 @@ struct storeq {
     void (*wake)(void *);
     void *wake_arg;
     /* Store thread only. */
+    size_t last_batch_n;       /* jobs in the previous batch */
     int scrub_pending;
     int64_t last_scrub_ms;
 };
@@ -66,11 +68,20 @@ static int64_t monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Runs one batch; marks every job failed if the batch cannot be committed. */
-static void run_batch(storeq *q, storeq_job *jobs)
+static int64_t monotonic_us(void)
 {
-    store_rc brc = store_batch_begin(q->s);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Runs each job of the list in its own savepoint; *last = the list's last job. */
+static size_t run_jobs(storeq *q, storeq_job *jobs, store_rc brc, storeq_job **last)
+{
+    size_t n = 0;
     for (storeq_job *j = jobs; j; j = j->next) {
+        *last = j;
+        n++;
         if (brc != STORE_OK || store_op_begin(q->s) != STORE_OK) {
             j->rc = STORE_ERR_INTERNAL;
             continue;
@@ -78,6 +89,44 @@ static void run_batch(storeq *q, storeq_job *jobs)
         j->rc = j->run(q->s, j);
         store_op_end(q->s, j->rc == STORE_OK);
     }
+    return n;
+}
+
+/* Up to max jobs that are waiting or arrive before deadline_us; NULL if none came. */
+static storeq_job *take_until(storeq *q, int64_t deadline_us, size_t max)
+{
+    struct timespec ts = { (time_t)(deadline_us / 1000000), (long)(deadline_us % 1000000) * 1000 };
+    pthread_mutex_lock(&q->lock);
+    while (!q->in.head && !q->stopping)
+        if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) == ETIMEDOUT) break;
+    storeq_job *jobs = list_take(&q->in, max);
+    pthread_mutex_unlock(&q->lock);
+    return jobs;
+}
+
+/* Runs one batch; marks every job failed if the batch cannot be committed.
+ *
+ * WHY linger: each commit's fdatasync costs the machine about 80 us of CPU here (most of it
+ * the virtual disk's doorbell), whatever the batch size, and at 5,000 sends/s a commit held
+ * only three or four sends. When the previous batch had company, so more requests are likely
+ * on their way, the open transaction waits up to STOREQ_LINGER_US for them and runs each
+ * as it arrives (its savepoint's work overlaps the wait), then commits them all with one
+ * fsync. A lone request at a low rate is committed at once and pays nothing. */
+static void run_batch(storeq *q, storeq_job *jobs)
+{
+    store_rc brc = store_batch_begin(q->s);
+    storeq_job *last = NULL;
+    size_t n = run_jobs(q, jobs, brc, &last);
+    if (brc == STORE_OK && q->last_batch_n > 1) {
+        int64_t deadline = monotonic_us() + STOREQ_LINGER_US;
+        while (n < STOREQ_BATCH_MAX && monotonic_us() < deadline) {
+            storeq_job *more = take_until(q, deadline, STOREQ_BATCH_MAX - n);
+            if (!more) break;
+            last->next = more;
+            n += run_jobs(q, more, brc, &last);
+        }
+    }
+    q->last_batch_n = n;
     if (brc == STORE_OK) brc = store_batch_commit(q->s);
     if (brc != STORE_OK) {
         log_error("store: batch commit failed; the batch's requests get INTERNAL");
@@ -123,7 +172,7 @@ static storeq_job *next_batch(storeq *q)
             if (q->scrub_pending && !q->in.head) {
                 /* Scrub failed: retry after a pause instead of spinning. */
                 struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
+                clock_gettime(CLOCK_MONOTONIC, &ts);   /* the cond's clock (storeq_start) */
                 ts.tv_sec += 1;
                 pthread_cond_timedwait(&q->cond, &q->lock, &ts);
             }
@@ -158,7 +207,11 @@ storeq *storeq_start(store *s, void (*wake)(void *), void *wake_arg)
     q->wake_arg = wake_arg;
     pthread_mutex_init(&q->lock, NULL);
     pthread_mutex_init(&q->out_lock, NULL);
-    pthread_cond_init(&q->cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* timed waits immune to clock steps */
+    pthread_cond_init(&q->cond, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&q->thread, NULL, store_thread, q) != 0) {
         pthread_cond_destroy(&q->cond);
         pthread_mutex_destroy(&q->lock);

@@ -5,7 +5,8 @@
  * Group commit: the store thread takes every job that is waiting (up to STOREQ_BATCH_MAX)
  * and runs them in ONE store batch, each inside its own savepoint, then commits once (one
  * fsync for the whole batch). Only after the commit are the jobs handed back, so nothing is
- * acknowledged to a client before it is durable. After batches that deleted or overwrote
+ * acknowledged to a client before it is durable. Under load a batch lingers up to
+ * STOREQ_LINGER_US for jobs that are about to arrive (see storeq.c). After batches that deleted or overwrote
  * content it runs store_scrub(), at most every STOREQ_SCRUB_MS while busy but always before
  * going idle.
  *
@@ -24,6 +25,7 @@
 #define STOREQ_BATCH_MAX 512
 #define STOREQ_QUEUE_MAX 65536
 #define STOREQ_SCRUB_MS 200
+#define STOREQ_LINGER_US 500
 
 typedef struct storeq storeq;
 typedef struct storeq_job storeq_job;
