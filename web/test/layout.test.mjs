@@ -177,10 +177,15 @@ test("10,000 messages: scroll back through the whole history with a bounded DOM"
   const t0 = Date.now();
   const deadline = Date.now() + 150000;
   while (Date.now() < deadline) {
-    const state = await log.evaluate((el) => {
+    const state = await log.evaluate(async (el) => {
       // One screen per step: the rendered window (screen + overscan on both sides) always
-      // overlaps the last one, so every row is in the DOM at some step.
+      // overlaps the last one, so every row is in the DOM at some step. The list renders
+      // in an animation frame after each scroll event (msglist.ts), so the rows are read
+      // only after two animation frames: on a
+      // loaded machine reading at once saw the window of the step before, and two quick
+      // steps could then skip a screen that was never rendered.
       el.scrollTop = Math.max(0, el.scrollTop - el.clientHeight);
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       const ids = [...el.querySelectorAll(".msg .text")].map((n) => n.textContent);
       return { top: el.scrollTop, ids, nodes: el.querySelectorAll(".msg").length };
     });
