@@ -179,11 +179,10 @@ test("10,000 messages: scroll back through the whole history with a bounded DOM"
   while (Date.now() < deadline) {
     const state = await log.evaluate(async (el) => {
       // One screen per step: the rendered window (screen + overscan on both sides) always
-      // overlaps the last one, so every row is in the DOM at some step. The list renders
-      // in an animation frame after each scroll event (msglist.ts), so the rows are read
-      // only after two animation frames: on a
-      // loaded machine reading at once saw the window of the step before, and two quick
-      // steps could then skip a screen that was never rendered.
+      // overlaps the last one, so every row is in the DOM at some step. The list renders in
+      // an animation frame after each scroll event (msglist.ts), so the rows are read only
+      // after two frames: on a loaded machine, reading at once saw the step before's window,
+      // and two quick steps could skip a screen that was never rendered.
       el.scrollTop = Math.max(0, el.scrollTop - el.clientHeight);
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       const ids = [...el.querySelectorAll(".msg .text")].map((n) => n.textContent);
