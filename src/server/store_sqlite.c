@@ -44,6 +44,9 @@
  * its key is zeroed, and key rows never move: msg_keys is append-only (new rows go to the
  * right-most leaf without redistributing cells) and a same-size UPDATE is done in place.
  *
+ * Secret chats (schema step 2): device_keys, one_time_prekeys, secret_inbox, secret_sent,
+ * documented with their SQL in store_sqlite_secret.h.
+ *
  * Migrations: `migrations[]` is an ordered list; PRAGMA user_version counts the steps applied.
  * store_open applies the missing ones in one IMMEDIATE transaction, so a crash mid-way leaves
  * the previous version intact. A database newer than this binary is refused.
@@ -149,6 +152,8 @@ static const char *const migrations[] = {
     "  session_id INTEGER NOT NULL DEFAULT 0,"
     "  ids BLOB,"
     "  PRIMARY KEY(account_id, pts)) WITHOUT ROWID;",
+    /* 2: secret chats: device keys, envelope inboxes (store_sqlite_secret.h) */
+    SECRET_SCHEMA,
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -260,6 +265,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_EXPIRE_DUE] = "SELECT chat_id, id FROM messages WHERE expires_at > 0 AND expires_at <= ?1"
                      " ORDER BY expires_at LIMIT ?2",
     [Q_EXPIRE_NEXT] = "SELECT min(expires_at) FROM messages WHERE expires_at > 0",
+    SECRET_Q_SQL,
 };
 
 /* ---- statements ---------------------------------------------------------------------- */
