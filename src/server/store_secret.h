@@ -86,7 +86,8 @@ store_rc store_prekey_bundle_take(store *s, int64_t user_id, int64_t device,
                                   store_bundle *out);
 /* Queues an envelope from (from_user, from_device) for to_device, which must be a session of
  * to_user with keys and not from_device itself. A repeated (from_device, random_id) returns
- * the first id and date with *duplicate = 1 and stores nothing. */
+ * the first id and date with *duplicate = 1 and stores nothing (for 7 days; see
+ * SECRET_SENT_KEEP in store_sqlite_secret.h). */
 store_rc store_secret_send(store *s, int64_t from_user, int64_t from_device, int64_t to_user,
                            int64_t to_device, uint64_t secret_chat, const uint8_t *envelope,
                            size_t len, uint64_t random_id, int64_t now,

@@ -356,6 +356,12 @@ static store_rc envelope_insert(store *s, const send_args *a, uint64_t *id)
     sqlite3_bind_int64(st, 4, a->now);
     rc = sqlite3_step(st);
     sq_done(st);
+    if (rc != SQLITE_DONE) return STORE_ERR_INTERNAL;
+    st = sq_get(s, Q_SENT_PRUNE);              /* forget sends older than the window */
+    if (!st) return STORE_ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, a->now - SECRET_SENT_KEEP);
+    rc = sqlite3_step(st);
+    sq_done(st);
     return rc == SQLITE_DONE ? STORE_OK : STORE_ERR_INTERNAL;
 }
 

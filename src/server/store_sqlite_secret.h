@@ -16,12 +16,17 @@
  *       envelope is stored encrypted under its own key in msg_keys, for the same reason
  *       message text is (see store_sqlite.c): the key row is zeroed in place on delete.
  *   secret_sent(from_device, random_id, id, date) WITHOUT ROWID: the idempotency record of
- *       each send, which outlives the acknowledged envelope.
+ *       each send, which outlives the acknowledged envelope, for SECRET_SENT_KEEP seconds:
+ *       each send deletes up to 4 records older than that (index on date), so the table
+ *       holds about one window of sends however long a device lives.
  * Ending a session (DELETE FROM sessions) removes that device's rows of all four tables by
  * trigger, so every path that ends a session does it in the same transaction.
  */
 #ifndef PARLEY_STORE_SQLITE_SECRET_H
 #define PARLEY_STORE_SQLITE_SECRET_H
+
+/* How long a (device, random_id) is remembered: a resend within it returns the first send. */
+#define SECRET_SENT_KEEP (7 * 86400)
 
 #define SECRET_SCHEMA \
     "CREATE TABLE device_keys(" \
@@ -56,6 +61,7 @@
     "  id INTEGER NOT NULL," \
     "  date INTEGER NOT NULL," \
     "  PRIMARY KEY(from_device, random_id)) WITHOUT ROWID;" \
+    "CREATE INDEX secret_sent_by_date ON secret_sent(date);" \
     "CREATE TRIGGER secret_inbox_added AFTER INSERT ON secret_inbox BEGIN" \
     "  UPDATE device_keys SET pending_n = pending_n + 1, pending_bytes = pending_bytes + NEW.size" \
     "  WHERE session_id = NEW.to_device; END;" \
@@ -72,7 +78,7 @@
 #define SECRET_Q_ENUM \
     Q_SK_SESSION, Q_SK_GET, Q_SK_INSERT, Q_SK_SET_SPK, Q_OTK_COUNT, Q_OTK_INSERT, Q_OTK_TAKE, \
     Q_DEV_LIST, Q_DEV_GET, Q_DEV_NEWEST, Q_SENT_GET, Q_SENT_INSERT, Q_ENV_INSERT, Q_ENV_INBOX, \
-    Q_ENV_ACK
+    Q_ENV_ACK, Q_SENT_PRUNE
 
 /* Devices are always looked up through sessions: a session that ended is no device. */
 #define SECRET_Q_SQL \
@@ -107,6 +113,9 @@
                     " i.date, i.envelope, k.k FROM secret_inbox i" \
                     " JOIN users u ON u.id = i.from_user LEFT JOIN msg_keys k ON k.id = i.key_id" \
                     " WHERE i.to_device = ?1 AND i.id > ?2 ORDER BY i.id LIMIT ?3", \
-    [Q_ENV_ACK] = "DELETE FROM secret_inbox WHERE id = ?1 AND to_device = ?2"
+    [Q_ENV_ACK] = "DELETE FROM secret_inbox WHERE id = ?1 AND to_device = ?2", \
+    [Q_SENT_PRUNE] = "DELETE FROM secret_sent WHERE (from_device, random_id) IN" \
+                     " (SELECT from_device, random_id FROM secret_sent WHERE date < ?1" \
+                     " ORDER BY date LIMIT 4)"
 
 #endif
