@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -311,6 +312,8 @@ static int on_disk(const char *dir, const void *needle, size_t len)
     while (dh && (de = readdir(dh)) && !found) {
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
         FILE *f = fopen(p, "rb");
         if (!f) continue;
         fseek(f, 0, SEEK_END);
