@@ -528,3 +528,29 @@ def test_pending_caps(new_server):
     # another device's inbox has its own cap
     a2 = second_device(s, alice)
     sent(bob.send_secret(alice.user.id, a2.session_id, os.urandom(1500)))
+
+
+def test_pipelined_bundle_fetches_never_share_a_prekey(server):
+    alice = device_with_keys(server, "pipe", n_otk=6)
+    bob = wire.register(server, "pipeb")
+    rids = []
+    for _ in range(8):                     # sent back to back: most land in one store batch
+        rid = bob.new_id()
+        bob.send_frame(wire.build_frame("get_prekey_bundle", rid, user_id=alice.user.id))
+        rids.append(rid)
+    got = [bob.wait_response(r).prekey_bundle for r in rids]
+    ids = [b.one_time_prekey.id for b in got if b.HasField("one_time_prekey")]
+    assert sorted(ids) == [i for i, _ in alice.otks], "each one-time prekey exactly once"
+    assert len(got) - len(ids) == 2
+    assert status(alice).one_time_remaining == 0
+
+
+def test_invalid_utf8_username_in_device_lookups(server):
+    c = wire.register(server, "utf")
+    for kind in ("list_devices", "get_prekey_bundle"):
+        rid = c.new_id()
+        data = wire.build_frame(kind, rid, username="PLACEHOLDER").SerializeToString()
+        c.send_raw(wire.replace_same_len(data, "PLACEHOLDER", b"abc\xff\xfe\xc0defgh"))
+        r = c.wait_response(rid)
+        assert err(r) == "USERNAME_INVALID", kind
+    c.ping()
