@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "lib.h"
+#include "secret_rpc.h"
 #include "lws_uv.h"
 
 #define CONNECT_TIMEOUT_S 10
@@ -683,6 +684,10 @@ static void dispatch(parley_client *c, const unsigned char *buf, size_t len)
     case PARLEY__SERVER_FRAME__FRAME_GOODBYE:
         if (f->goodbye)
             on_goodbye(c, f->goodbye);
+        break;
+    case PARLEY__SERVER_FRAME__FRAME_SECRET:
+        if (f->secret)
+            pl_secret_on_push(c, f->secret);
         break;
     default:
         break;                             /* a frame kind newer than this library */

@@ -11,6 +11,7 @@
  *   profile.c   the profile directory (profile.db + ca.pem).
  *   convert.c   protobuf -> public structs (deep copies) and the public *_free functions.
  *   errors.c    parley_error helpers and parley_code_name.
+ *   api_secret_rpc.c  internal secret-chat requests and pushed envelopes (secret_rpc.h).
  *
  * Memory: a parley_client owns everything hanging off it (queues, calls, buffers) and frees it
  * in parley_close. A received ServerFrame is owned by whoever the dispatcher hands it to (a
@@ -82,6 +83,7 @@ typedef struct pl_out {             /* one packed frame, LWS_PRE bytes of headro
 } pl_out;
 
 typedef struct pl_call pl_call;
+struct pl_envelope;                  /* secret_rpc.h */
 /* Completion of an asynchronous call: err is NULL on success (resp is then set); on failure
  * resp is the server's Response if there was one, else NULL. The call is freed afterwards. */
 typedef void (*pl_done_fn)(parley_client *c, pl_call *call, const Parley__Response *resp,
@@ -151,6 +153,10 @@ struct parley_client {
     int pts_known;                   /* 0: no stored position; take the server's at auth */
     parley_update_cb upd_cb;
     void *upd_ud;
+
+    /* secret chats: where pushed envelopes go (secret_rpc.h) */
+    void (*secret_cb)(parley_client *c, void *ud, const struct pl_envelope *e);
+    void *secret_ud;
 };
 
 /* conn.c */

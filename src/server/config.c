@@ -37,6 +37,8 @@ int config_defaults(server_config *cfg)
     cfg->login_fail_ip = 30;
     cfg->login_fail_window = 15 * 60;
     cfg->max_connections = 10000;
+    cfg->secret_inbox_max = 10000;
+    cfg->secret_inbox_bytes = 64ULL << 20;
     if (!cfg->listen_host || !cfg->data_dir) {
         config_free(cfg);
         return -1;
@@ -184,6 +186,10 @@ static int set_key(server_config *cfg, const char *key, const char *value)
         return set_uint(&cfg->login_fail_ip, value, 1, 1000000);
     if (strcmp(key, "login_fail_window") == 0)
         return set_uint(&cfg->login_fail_window, value, 1, 86400 * 7);
+    if (strcmp(key, "secret_inbox_max") == 0)
+        return parse_size(value, 1, 10000000, &cfg->secret_inbox_max);
+    if (strcmp(key, "secret_inbox_bytes") == 0)
+        return parse_size(value, 1024, 1ULL << 40, &cfg->secret_inbox_bytes);
     if (strcmp(key, "max_connections") == 0)
         return set_uint(&cfg->max_connections, value, 1, 1000000);
     return -2;
@@ -369,6 +375,8 @@ void config_usage(const char *prog)
            "Config keys: listen, data, web, log_level, flood_rate (requests/s per connection,\n"
            "default 200), flood_burst (1000), max_frame (bytes, 65536), argon2_ops,\n"
            "argon2_mem (bytes; default libsodium's interactive limits), login_fail_user (5),\n"
-           "login_fail_ip (30), login_fail_window (seconds, 900), max_connections (10000).\n"
+           "login_fail_ip (30), login_fail_window (seconds, 900), max_connections (10000),\n"
+           "secret_inbox_max (secret-chat envelopes pending per device, 10000),\n"
+           "secret_inbox_bytes (their bytes per device, 64M).\n"
            "Sizes accept a K, M or G suffix.\n", prog);
 }

@@ -26,6 +26,8 @@ typedef struct {
     unsigned login_fail_window;  /* seconds */
     unsigned max_connections;    /* WebSocket connections at once */
     char *web_dir;               /* the web client's files; NULL = look in the default places */
+    unsigned long long secret_inbox_max;   /* secret-chat envelopes pending per device */
+    unsigned long long secret_inbox_bytes; /* and their bytes */
 } server_config;
 
 typedef enum {

@@ -5,7 +5,8 @@
  * Order of checks for one frame: decode (malformed -> Goodbye), flood bucket, Hello state,
  * request type known, authentication state, then the handler's validation. Only a request
  * that passed all of them costs a store or Argon2 job. The request-specific parts live in
- * req_account.c (accounts, sessions) and req_chat.c (chats, messages, sync).
+ * req_account.c (accounts, sessions), req_chat.c (chats, messages, sync) and req_secret.c
+ * (secret chats: device keys, envelopes).
  */
 #include "dispatch.h"
 
@@ -67,6 +68,7 @@ static void free_outputs(req_job *j)
     free(j->ids);
     free(j->user_ids);
     store_fanouts_free(&j->fo);
+    if (j->ext_free) j->ext_free(j->ext);
 }
 
 void req_job_free(req_job *j)
@@ -342,7 +344,8 @@ void dispatch_frame(conn *c, const uint8_t *data, size_t len)
     } else if (f->request_case == PARLEY__CLIENT_FRAME__REQUEST_PING) {
         respond_pong(c, f->id, f->ping->nonce);
     } else if ((h = req_account_handler(f->request_case)) != NULL ||
-               (h = req_chat_handler(f->request_case)) != NULL) {
+               (h = req_chat_handler(f->request_case)) != NULL ||
+               (h = req_secret_handler(f->request_case)) != NULL) {
         start_request(c, f, h);
         return;  /* f now belongs to the request */
     } else {

@@ -150,3 +150,21 @@ uint64_t push_pts_for(const store_fanouts *fo, int64_t account)
                 best = fo->items[i].pts[k];
     return best;
 }
+
+void push_session_frame(server *srv, int64_t session_id, const Parley__ServerFrame *f)
+{
+    conn *c = idmap_get(&srv->push_sessions, (uint64_t)session_id);
+    if (!c) return;  /* offline: the device asks GetSecretInbox when it is back */
+    size_t len = 0;
+    uint8_t *buf = wire_pack(f, 0, &len);
+    if (!buf) {
+        log_warn("push: could not encode a frame for session %lld", (long long)session_id);
+        return;
+    }
+    while (c) {
+        conn *next = c->ses_next;  /* as in deliver(): c may close, but stays linked */
+        if (c->state == CONN_READY) conn_send_packed(c, buf, len);
+        c = next;
+    }
+    free(buf);
+}

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "parley.pb-c.h"
 #include "server.h"
 #include "store.h"
 
@@ -25,6 +26,10 @@ void push_fanouts(server *srv, const store_fanouts *fo, uint64_t except);
 /* Goodbye{SESSION_TERMINATED} and close for every connection of these sessions, except
  * `except`, which is only unlinked (it gets its answer instead; 0 = none). */
 void push_terminate_sessions(server *srv, const int64_t *ids, size_t n, uint64_t except);
+
+/* Sends frame f (packed once) to every connection of one session, i.e. one device, and to
+ * no other: how secret-chat envelopes are delivered. */
+void push_session_frame(server *srv, int64_t session_id, const Parley__ServerFrame *f);
 
 /* The highest pts fo gives `account` (0 if none): the pts a requester's result carries. */
 uint64_t push_pts_for(const store_fanouts *fo, int64_t account);

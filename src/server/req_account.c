@@ -275,6 +275,7 @@ static store_rc resume_run(store *s, req_job *j)
 
 static store_rc logout_run(store *s, req_job *j)
 {
+    j->sq.scrub = 1;  /* the session's pending secret envelopes go with it (store_secret.h) */
     return store_session_delete(s, j->user_id, j->session_id, 0, j->now, &j->ids, &j->n_ids,
                                 &j->fo);
 }
@@ -329,6 +330,7 @@ static store_rc terminate_run(store *s, req_job *j)
 {
     Parley__TerminateSessionRequest *r = j->frame->terminate_session;
     int64_t one = r->session_id, keep = r->session_id ? 0 : j->session_id;
+    j->sq.scrub = 1;  /* the sessions' pending secret envelopes go with them */
     store_rc rc = store_session_delete(s, j->user_id, one, keep, j->now, &j->ids, &j->n_ids,
                                        &j->fo);
     if (rc == STORE_ERR_NO_SESSION) {

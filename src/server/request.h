@@ -1,6 +1,6 @@
 /*
  * request.h: the request job shared by dispatch.c (generic lifecycle) and the request
- * handlers in req_account.c and req_chat.c.
+ * handlers in req_account.c, req_chat.c and req_secret.c.
  *
  * A req_job carries one client request through its stages: validation on the network
  * thread, optionally an Argon2 job, one or more store jobs, and the answer. It owns the
@@ -94,11 +94,16 @@ struct req_job {
     int64_t *ids;
     size_t n_ids;
     store_fanouts fo;
+    /* Outputs of handlers with result types of their own (req_secret.c); req_job_free
+     * calls ext_free(ext) when set. */
+    void *ext;
+    void (*ext_free)(void *ext);
 };
 
 /* The handler of a request type, or NULL if this server does not know it. */
 const req_handler *req_account_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_chat_handler(Parley__ClientFrame__RequestCase kind);
+const req_handler *req_secret_handler(Parley__ClientFrame__RequestCase kind);
 
 /* Submits j to the store thread with handler h (answers BUSY and frees j on failure). */
 void req_submit_store(req_job *j, const req_handler *h);

@@ -293,4 +293,7 @@ void store_update_free(store_update *u);   /* contents only */
 void store_updates_free(store_update *v, size_t n);
 void store_fanouts_free(store_fanouts *fo);/* contents only; leaves fo empty */
 
+/* ---- secret chats: device keys and envelope inboxes ----------------------------------- */
+#include "store_secret.h"
+
 #endif

@@ -45,6 +45,9 @@
  * its key is zeroed, and key rows never move: msg_keys is append-only (new rows go to the
  * right-most leaf without redistributing cells) and a same-size UPDATE is done in place.
  *
+ * Secret chats (schema step 2): device_keys, one_time_prekeys, secret_inbox, secret_sent,
+ * documented with their SQL in store_sqlite_secret.h.
+ *
  * Migrations: `migrations[]` is an ordered list; PRAGMA user_version counts the steps applied.
  * store_open applies the missing ones in one IMMEDIATE transaction, so a crash mid-way leaves
  * the previous version intact. A database newer than this binary is refused.
@@ -152,6 +155,8 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(account_id, pts)) WITHOUT ROWID;",
     /* 2: an account's pts is read from its log (store_sqlite_pts.c), not kept in users */
     "ALTER TABLE users DROP COLUMN pts;",
+    /* 3: secret chats: device keys, envelope inboxes (store_sqlite_secret.h) */
+    SECRET_SCHEMA,
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -255,6 +260,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_EXPIRE_DUE] = "SELECT chat_id, id FROM messages WHERE expires_at > 0 AND expires_at <= ?1"
                      " ORDER BY expires_at LIMIT ?2",
     [Q_EXPIRE_NEXT] = "SELECT min(expires_at) FROM messages WHERE expires_at > 0",
+    SECRET_Q_SQL,
 };
 
 /* ---- statements ---------------------------------------------------------------------- */

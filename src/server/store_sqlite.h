@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "store_sqlite_secret.h"
 
 enum {
     /* transactions */
@@ -43,6 +44,8 @@ enum {
     /* messages */
     Q_MSG_GET, Q_MSG_BY_RANDOM, Q_MSG_VISIBLE, Q_HISTORY, Q_MSG_OWNER, Q_MSG_INSERT,
     Q_MSG_EDIT, Q_KEY_INSERT, Q_MSG_DELETE, Q_HIDE, Q_TTL_START, Q_READ_SENDERS, Q_EXPIRE_DUE, Q_EXPIRE_NEXT,
+    /* secret chats (store_sqlite_secret.h) */
+    SECRET_Q_ENUM,
     Q_COUNT
 };
 

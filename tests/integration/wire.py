@@ -112,6 +112,7 @@ class Conn:
             timeout=timeout, **kw)
         self.next_id = 1
         self.updates = []
+        self.secrets = []        # SecretEnvelope frames pushed to this connection, in order
         self.responses = {}
         self.goodbye = None
         self.closed = False
@@ -188,6 +189,8 @@ class Conn:
             self.updates.append(sf.update)
         elif which == "goodbye":
             self.goodbye = sf.goodbye
+        elif which == "secret":
+            self.secrets.append(sf.secret)
         else:
             raise AssertionError(f"empty ServerFrame {data!r}")
         return sf
@@ -375,6 +378,55 @@ class Conn:
     def find_updates(self, kind, pred=None):
         return [getattr(u, kind) for u in self.updates
                 if u.WhichOneof("kind") == kind and (pred is None or pred(getattr(u, kind)))]
+
+    # ---- secret chats ------------------------------------------------------------------
+    def publish_prekeys(self, identity_key, spk=None, otks=(), **kw):
+        """PublishPrekeys. spk = (id, public_key, signature) or None; otks = [(id, key)]."""
+        f = pb.PublishPrekeysRequest(identity_key=identity_key, **kw)
+        if spk is not None:
+            f.signed_prekey.id, f.signed_prekey.public_key, f.signed_prekey.signature = spk
+        for i, k in otks:
+            f.one_time_prekeys.add(id=i, public_key=k)
+        return self.request_msg("publish_prekeys", f)
+
+    def request_msg(self, kind, msg, _timeout=None):
+        """Sends one request whose body is the ready-made message `msg`; returns the Response."""
+        rid = self.new_id()
+        fr = pb.ClientFrame(id=rid)
+        getattr(fr, kind).CopyFrom(msg)
+        self.send_frame(fr)
+        return self.wait_response(rid, _timeout)
+
+    def send_secret(self, to_user, to_device, envelope, secret_chat=None, random_id=None):
+        """SendSecret; returns the Response (error or secret_sent)."""
+        return self.request("send_secret", to_user=to_user, to_device=to_device,
+                            secret_chat=secret_chat or (secrets.randbits(63) | 1),
+                            envelope=envelope,
+                            random_id=random_id or (secrets.randbits(63) | 1))
+
+    def secret_inbox(self, after_id=0, limit=0):
+        """Every pending envelope of this device after after_id, following `more`."""
+        out = []
+        while True:
+            r = self.call("get_secret_inbox", after_id=after_id, limit=limit)
+            out.extend(r.envelopes)
+            if not r.more:
+                return out
+            assert r.envelopes, "more without envelopes"
+            after_id = r.envelopes[-1].id
+
+    def wait_secret(self, pred=None, timeout=5.0):
+        """Waits for a pushed SecretEnvelope (matching pred); removes and returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.secrets):
+                if pred is None or pred(e):
+                    del self.secrets[i]
+                    return e
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no secret envelope within {timeout}s")
+            self.pump(min(left, 0.5))
 
     def close(self):
         try:

@@ -136,6 +136,22 @@ TEST(args_errors) {
     CHECK_EQ_INT(config_from_args(&c, 3, a5, err, sizeof err), CONFIG_ERROR);
 }
 
+TEST(secret_inbox_caps) {
+    server_config c;
+    config_defaults(&c);
+    CHECK_EQ_INT(c.secret_inbox_max, 10000);
+    CHECK_EQ_INT(c.secret_inbox_bytes, 64ll << 20);
+    CHECK_EQ_INT(config_apply_text(&c, "secret_inbox_max = 3\nsecret_inbox_bytes = 4K\n",
+                                   "s.conf", err, sizeof err), 0);
+    CHECK_EQ_INT(c.secret_inbox_max, 3);
+    CHECK_EQ_INT(c.secret_inbox_bytes, 4096);
+    CHECK_EQ_INT(config_apply_text(&c, "secret_inbox_max = 0\n", "s.conf", err, sizeof err), -1);
+    CHECK_EQ_INT(config_apply_text(&c, "secret_inbox_bytes = 10\n", "s.conf", err, sizeof err),
+                 -1);
+    CHECK_EQ_INT(c.secret_inbox_max, 3);
+    config_free(&c);
+}
+
 int main(void) {
     RUN(defaults);
     RUN(listen_forms);
@@ -144,5 +160,6 @@ int main(void) {
     RUN(args_override_file);
     RUN(args_errors);
     RUN(web_dir);
+    RUN(secret_inbox_caps);
     return UNIT_DONE("server_config");
 }
