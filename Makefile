@@ -62,13 +62,16 @@ PARLEYD = $(BIN)/parleyd
 PARLEY = $(BIN)/parley
 BENCH = $(BIN)/parley-bench
 RELAY = $(BIN)/parley-relay
+# The secret-chat crypto micro-benchmark (bench/sc/, outside BENCH_SRC's wildcard: it links
+# libparley's internals, not just its public API).
+SC_BENCH = $(BIN)/parley-sc-bench
 LIBPARLEY_A = $(B)/lib/libparley.a
 LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps web-deps run test test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus
-all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(LIBPARLEY_SO) $(UNIT_BIN)
+all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(SC_BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
 
 WEB_SRC = $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json \
 	web/package-lock.json proto/parley.proto
@@ -124,6 +127,10 @@ $(B)/obj/bench/%.o: CFLAGS_OURS += $(BENCH_CFLAGS)
 $(BENCH): $(BENCH_O) $(LIBPARLEY_A)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_O) $(LIBPARLEY_A) $(BENCH_LIBS) $(LIBS)
+
+$(SC_BENCH): $(call obj,bench/sc/sc_bench.c) $(LIBPARLEY_A)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBPARLEY_A) $(LIBS)
 
 $(RELAY): $(call obj,$(RELAY_SRC))
 	@mkdir -p $(BIN)
