@@ -236,7 +236,7 @@ int sc_ratchet_encrypt(const sc_session *in, sc_session *out, const uint8_t *pt,
                        uint8_t *env, size_t env_cap, size_t *env_len);
 /* Parses and decrypts envelope bytes under in, writing the plaintext into pt (cap >=
  * SC_MAX_PLAINTEXT is always enough) and the new state into out. in is not modified; on any
- * failure nothing is written to out and pt is wiped. */
+ * failure out is left empty and no plaintext is left in pt. */
 int sc_ratchet_decrypt(const sc_session *in, sc_session *out, const uint8_t *env,
                        size_t env_len, uint8_t *pt, size_t pt_cap, size_t *pt_len);
 
