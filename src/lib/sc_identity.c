@@ -3,12 +3,12 @@
  * identity, the signed prekey, one-time prekeys, and the prekey bundle the server hands out
  * (its encoding, parser and verification).
  *
- * The identity is one Ed25519 key pair used for both jobs X3DH gives it: it signs the prekey
- * and, converted to X25519 with libsodium's birational map, takes part in DH1/DH2. The X3DH
- * spec allows one key for both (section 2.3, XEdDSA being one way); converting the Ed25519
- * key keeps a standard Ed25519 signature (RFC 8032, verifiable anywhere) without needing
- * XEdDSA, which libsodium does not provide. The device keeps the secret half; only sign_pk
- * is ever published.
+ * The identity is one Ed25519 key pair used for both jobs X3DH gives the identity key: it
+ * signs the prekey and, converted to X25519 with libsodium's birational map (RFC 7748's map
+ * between the curves), takes part in DH1/DH2. The X3DH spec keeps the key in X25519 form and
+ * signs with XEdDSA, which libsodium does not provide; keeping it in Ed25519 form and
+ * converting it for DH instead (as OMEMO does) gives the same single key with standard
+ * RFC 8032 signatures. The device keeps the secret half; only sign_pk is ever published.
  *
  * Memory: all structs are the caller's; the *_wipe functions zero them.
  */
