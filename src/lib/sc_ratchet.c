@@ -216,6 +216,12 @@ static int check_type(const sc_session *s, const sc_envelope *e)
     return SC_OK;
 }
 
+int sc_session_is_setup_of(const sc_session *s, const sc_envelope *env)
+{
+    return s && env && s->role == SC_ROLE_RESPONDER && env->type == SC_MSG_PREKEY &&
+           check_type(s, env) == SC_OK;
+}
+
 /* The message key for e, advancing w (a working copy) as the spec's RatchetDecrypt does. */
 static int message_key(sc_session *w, const sc_envelope *e, uint8_t mk[SC_KEY])
 {

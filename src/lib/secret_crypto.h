@@ -249,6 +249,11 @@ int sc_session_accept(const sc_identity *ik, const sc_signed_prekey *spk,
                       const sc_device *peer, const uint8_t *env, size_t env_len,
                       sc_session *out, uint8_t *pt, size_t pt_cap, size_t *pt_len);
 
+/* 1 if env is a prekey message of the set-up s was made from (s a responder session), else 0.
+ * For routing: a prekey message for which some session answers 1 goes to sc_ratchet_decrypt
+ * on that session (a late or duplicate copy), never to sc_session_accept again. */
+int sc_session_is_setup_of(const sc_session *s, const sc_envelope *env);
+
 /* The peer's Ed25519 identity key and device, as bound into the session's AD. */
 const uint8_t *sc_session_peer_ik(const sc_session *s);
 sc_device sc_session_peer_device(const sc_session *s);

@@ -117,6 +117,12 @@ TEST(wrong_message_type)
     /* a prekey message of another set-up, to an established session */
     size_t lp2 = enc(&a2, "set-up 2", pre2);
     CHECK_EQ_INT(dec_fail(&b1, pre2, lp2), SC_E_TYPE);
+    /* routing: the message names its own set-up, and only that one */
+    sc_envelope pe;
+    CHECK_EQ_INT(sc_envelope_parse(pre2, lp2, &pe), 0);
+    CHECK_EQ_INT(sc_session_is_setup_of(&b2, &pe), 1);
+    CHECK_EQ_INT(sc_session_is_setup_of(&b1, &pe), 0);
+    CHECK_EQ_INT(sc_session_is_setup_of(&a2, &pe), 0);
     /* a normal message to a responder that has not sent yet (copy of b1 before its reply) */
     sc_session b1_early;
     CHECK_EQ_INT(sc_session_copy(&b1_early, &b1), 0);
