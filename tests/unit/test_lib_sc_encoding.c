@@ -238,6 +238,31 @@ TEST(session_state_encoding)
     sc_session_free(&b);
 }
 
+/* The wipe/free functions leave no key bytes in the structs they are given. */
+TEST(wipe_functions)
+{
+    sc_session a, b;
+    CHECK_EQ_INT(test_pair(&A, &B, -1, &a, &b), 0);
+    sc_session_free(&a);
+    sc_session_free(&b);
+    CHECK(sodium_is_zero((const uint8_t *)&a, sizeof(a)));
+    CHECK(sodium_is_zero((const uint8_t *)&b, sizeof(b)));
+    sc_identity id;
+    sc_signed_prekey spk;
+    sc_onetime_prekey opk[3];
+    CHECK_EQ_INT(sc_identity_generate(&id), 0);
+    CHECK_EQ_INT(sc_signed_prekey_generate(&id, 9, &spk), 0);
+    CHECK_EQ_INT(sc_onetime_prekeys_generate(5, 3, opk), 0);
+    CHECK(!sodium_is_zero(id.sign_sk, SC_SIGN_SK) && !sodium_is_zero(spk.sk, SC_KEY));
+    CHECK(opk[0].id == 5 && opk[2].id == 7 && memcmp(opk[0].pk, opk[1].pk, SC_KEY) != 0);
+    sc_identity_wipe(&id);
+    sc_signed_prekey_wipe(&spk);
+    sc_onetime_prekeys_wipe(opk, 3);
+    CHECK(sodium_is_zero((const uint8_t *)&id, sizeof(id)));
+    CHECK(sodium_is_zero((const uint8_t *)&spk, sizeof(spk)));
+    CHECK(sodium_is_zero((const uint8_t *)opk, sizeof(opk)));
+}
+
 int main(void)
 {
     if (sc_init() != 0)
@@ -249,6 +274,7 @@ int main(void)
     RUN(plaintext_bounds);
     RUN(accept_wrong_prekeys);
     RUN(session_state_encoding);
+    RUN(wipe_functions);
     test_dev_wipe(&A);
     test_dev_wipe(&B);
     return UNIT_DONE("test_lib_sc_encoding");

@@ -115,6 +115,10 @@ TEST(ed25519_rfc8032_7_1)
         sc_identity id;
         CHECK_EQ_INT(sc_identity_from_seed(&id, seed), 0);
         CHECK(eq_hex(id.sign_pk, 32, v[i][1]));
+        /* the X25519 form: its public key is its secret key's */
+        uint8_t xpk[32];
+        crypto_scalarmult_base(xpk, id.dh_sk);
+        CHECK(memcmp(xpk, id.dh_pk, 32) == 0);
         CHECK_EQ_INT(crypto_sign_detached(sig, NULL, msg, mlen, id.sign_sk), 0);
         CHECK(memcmp(sig, want, 64) == 0);
         CHECK_EQ_INT(crypto_sign_verify_detached(want, msg, mlen, id.sign_pk), 0);
