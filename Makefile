@@ -62,13 +62,16 @@ PARLEYD = $(BIN)/parleyd
 PARLEY = $(BIN)/parley
 BENCH = $(BIN)/parley-bench
 RELAY = $(BIN)/parley-relay
+# The secret-chat crypto micro-benchmark (bench/sc/, outside BENCH_SRC's wildcard: it links
+# libparley's internals, not just its public API).
+SC_BENCH = $(BIN)/parley-sc-bench
 LIBPARLEY_A = $(B)/lib/libparley.a
 LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps web-deps run test test-unit test-integration test-peers clean
-all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(LIBPARLEY_SO) $(UNIT_BIN)
+.PHONY: all deps web-deps run test test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus
+all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(SC_BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
 
 WEB_SRC = $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json \
 	web/package-lock.json proto/parley.proto
@@ -125,6 +128,10 @@ $(BENCH): $(BENCH_O) $(LIBPARLEY_A)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_O) $(LIBPARLEY_A) $(BENCH_LIBS) $(LIBS)
 
+$(SC_BENCH): $(call obj,bench/sc/sc_bench.c) $(LIBPARLEY_A)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBPARLEY_A) $(LIBS)
+
 $(RELAY): $(call obj,$(RELAY_SRC))
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
@@ -163,6 +170,7 @@ test:
 	./bench/run-peers --quick --no-install --bin $(B)/bin
 	$(MAKE) -s SAN=1 all
 	./scripts/run-tests.sh build-asan
+	$(MAKE) -s fuzz-smoke
 
 test-unit:
 	@./scripts/deps.sh test
@@ -180,7 +188,45 @@ test-peers:
 	@$(MAKE) -s all
 	./bench/run-peers --quick --no-install --bin $(B)/bin
 
+# libFuzzer targets of the secret-chat crypto core (tests/fuzz/fuzz_*.c), built with clang
+# into build-fuzz/ from the sc_*.c sources alone (they need only libsodium and libcrypto).
+# fuzz-smoke runs each for FUZZ_TIME seconds over its committed seeds
+# (tests/fuzz/corpus/<target>/, read-only: new inputs go to build-fuzz/corpus/<target>/);
+# fuzz-corpus regenerates the seeds.
+FUZZ_CC ?= clang
+FUZZ_B = build-fuzz
+FUZZ_TIME ?= 20
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Wall -Wextra -Wno-unused-parameter
+SC_SRC = $(wildcard src/lib/sc_*.c)
+SC_PKG_CFLAGS := $(shell pkg-config --cflags libsodium libcrypto 2>/dev/null)
+SC_PKG_LIBS := $(shell pkg-config --libs libsodium libcrypto 2>/dev/null)
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(SC_SRC) src/lib/secret_crypto.h
+	@mkdir -p $(FUZZ_B)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(SC_PKG_CFLAGS) -o $@ $< $(SC_SRC) $(SC_PKG_LIBS)
+
+$(FUZZ_B)/gen_corpus: tests/fuzz/gen_corpus.c tests/fuzz/fuzz_common.h $(SC_SRC) src/lib/secret_crypto.h
+	@mkdir -p $(FUZZ_B)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(SC_PKG_CFLAGS) -o $@ $< $(SC_SRC) $(SC_PKG_LIBS)
+
+fuzz-corpus: $(FUZZ_B)/gen_corpus
+	mkdir -p $(addprefix tests/fuzz/corpus/,$(notdir $(FUZZ_TARGETS)))
+	$(FUZZ_B)/gen_corpus tests/fuzz/corpus
+
+fuzz-smoke: $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); \
+		mkdir -p $(FUZZ_B)/corpus/$$n $(FUZZ_B)/artifacts; \
+		echo "fuzz-smoke: $$n for $(FUZZ_TIME)s"; \
+		ASAN_OPTIONS=detect_leaks=1 $$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=1024 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_B)/artifacts/$$n- \
+			$(FUZZ_B)/corpus/$$n tests/fuzz/corpus/$$n 2>$(FUZZ_B)/$$n.log \
+			|| { tail -40 $(FUZZ_B)/$$n.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_B)/$$n.log | tr '\n' ' '; echo; \
+	done
+
 clean:
-	rm -rf build build-asan web/dist web/src/gen
+	rm -rf build build-asan build-fuzz web/dist web/src/gen
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
