@@ -26,6 +26,11 @@ typedef struct {
     unsigned login_fail_window;  /* seconds */
     unsigned max_connections;    /* WebSocket connections at once */
     char *web_dir;               /* the web client's files; NULL = look in the default places */
+    /* Calls (call.c, turn.c). */
+    char *turn_urls;             /* comma-separated ICE server URLs handed to clients, or NULL */
+    char *turn_secret;           /* coturn's static-auth-secret; wiped by config_free */
+    unsigned turn_ttl;           /* seconds a TURN credential stays valid */
+    unsigned call_ring_timeout;  /* seconds an unanswered call rings */
 } server_config;
 
 typedef enum {

@@ -94,11 +94,14 @@ struct req_job {
     int64_t *ids;
     size_t n_ids;
     store_fanouts fo;
+    /* Calls (req_call.c). */
+    int always_relay;
 };
 
 /* The handler of a request type, or NULL if this server does not know it. */
 const req_handler *req_account_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_chat_handler(Parley__ClientFrame__RequestCase kind);
+const req_handler *req_call_handler(Parley__ClientFrame__RequestCase kind);
 
 /* Submits j to the store thread with handler h (answers BUSY and frees j on failure). */
 void req_submit_store(req_job *j, const req_handler *h);

@@ -149,6 +149,10 @@ static const char *const migrations[] = {
     "  session_id INTEGER NOT NULL DEFAULT 0,"
     "  ids BLOB,"
     "  PRIMARY KEY(account_id, pts)) WITHOUT ROWID;",
+    /* 2: per-account call settings (store_sqlite_calls.c) */
+    "CREATE TABLE call_settings("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id),"
+    "  always_relay INTEGER NOT NULL DEFAULT 0);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -260,6 +264,9 @@ static const char *const sql[Q_COUNT] = {
     [Q_EXPIRE_DUE] = "SELECT chat_id, id FROM messages WHERE expires_at > 0 AND expires_at <= ?1"
                      " ORDER BY expires_at LIMIT ?2",
     [Q_EXPIRE_NEXT] = "SELECT min(expires_at) FROM messages WHERE expires_at > 0",
+    [Q_CALL_SETTINGS_GET] = "SELECT always_relay FROM call_settings WHERE user_id = ?1",
+    [Q_CALL_SETTINGS_SET] = "INSERT INTO call_settings(user_id, always_relay) VALUES(?1, ?2) "
+                            "ON CONFLICT(user_id) DO UPDATE SET always_relay = ?2",
 };
 
 /* ---- statements ---------------------------------------------------------------------- */

@@ -42,6 +42,8 @@ enum {
     /* messages */
     Q_MSG_GET, Q_MSG_BY_RANDOM, Q_MSG_VISIBLE, Q_HISTORY, Q_MSG_OWNER, Q_MSG_INSERT,
     Q_MSG_EDIT, Q_KEY_INSERT, Q_MSG_DELETE, Q_HIDE, Q_TTL_START, Q_READ_SENDERS, Q_EXPIRE_DUE, Q_EXPIRE_NEXT,
+    /* calls */
+    Q_CALL_SETTINGS_GET, Q_CALL_SETTINGS_SET,
     Q_COUNT
 };
 
@@ -143,6 +145,7 @@ typedef struct {
     const char *title;
     uint32_t seconds;
     int role;
+    int kind;                  /* STORE_MSG_SERVICE when 0; STORE_MSG_CALL for call entries */
 } svc_spec;
 /* Posts a service message by `actor` and fans NEW_MESSAGE out to the current members. */
 store_rc service_post(store *s, int64_t chat_id, int64_t actor, const svc_spec *v, int64_t now,
