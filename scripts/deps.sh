@@ -9,9 +9,11 @@ set -eu
 BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev libuv1-dev
  libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl
  libstrophe-dev libmosquitto-dev libnats-dev"
-# The peer servers are for bench/run-peers --quick, part of `make test`.
+# The peer servers are for bench/run-peers --quick, part of `make test`; coturn is the TURN relay
+# the call tests start on loopback, iproute2 brings up their network namespace's loopback.
 TEST="protobuf-compiler python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps
- ejabberd erlang-p1-sqlite3 prosody lua-dbi-sqlite3 mosquitto nats-server util-linux"
+ ejabberd erlang-p1-sqlite3 prosody lua-dbi-sqlite3 mosquitto nats-server util-linux
+ coturn iproute2"
 want="$BUILD"
 [ "${1:-}" = "test" ] && want="$BUILD $TEST"
 missing=""
