@@ -321,7 +321,7 @@ export class App {
     const me = this.state.me;
     const chat = this.state.chats.get(key(m.chatId));
     if (m.kind === MessageKind.CALL) {
-      return h("div", { class: "msg service call", "data-id": String(m.id) },
+      return h("div", { class: "msg service call-entry", "data-id": String(m.id) },
         h("div", { class: "bubble" }, callText(m, me?.id)));
     }
     if (m.kind === MessageKind.SERVICE) {

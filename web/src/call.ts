@@ -46,6 +46,7 @@ export class Call {
   camTrack: MediaStreamTrack | null = null;
   screenTrack: MediaStreamTrack | null = null;
   pendingIce: RTCIceCandidateInit[] = [];
+  fingerprints: [string, string] | null = null;   // local, remote (from the SDPs)
   relay = false;
 
   constructor(public id: bigint, public chatId: bigint, public peer: string, public video: boolean,
@@ -263,6 +264,7 @@ export class Calls {
     const l = sdpFingerprint(c.pc?.localDescription?.sdp ?? "");
     const r = sdpFingerprint(c.pc?.remoteDescription?.sdp ?? "");
     if (!l || !r) return;
+    c.fingerprints = [l, r];
     c.emoji = await verificationEmoji(c.id, l, r);
     this.show();
   }

@@ -61,6 +61,8 @@ export class CallScreen {
     if (this.localVideo.srcObject !== (c.local ?? null)) this.localVideo.srcObject = c.local ?? null;
     this.status.textContent = this.statusText(c);
     this.emoji.textContent = c.emoji.join(" ");
+    this.el.dataset.localFingerprint = c.fingerprints?.[0] ?? "";
+    this.el.dataset.remoteFingerprint = c.fingerprints?.[1] ?? "";
     this.emoji.title = c.emoji.length ? "Both of you should see the same four emoji" : "";
     this.renderInfo(c);
     this.renderControls(c);
