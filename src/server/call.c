@@ -45,7 +45,15 @@ typedef struct call {
 struct calls {
     idmap by_id;
     idmap by_account;
+    idmap starts;              /* account -> start_window: how many calls it started lately */
 };
+
+/* Calls an account started in the current minute: each one rings every device of the callee
+ * and leaves a history entry, so a loop of start+cancel must not be free. */
+typedef struct {
+    int64_t minute;
+    unsigned n;
+} start_window;
 
 /* ---- registry ------------------------------------------------------------------------- */
 
@@ -55,7 +63,46 @@ int calls_start(server *srv)
     if (!srv->calls) return -1;
     idmap_init(&srv->calls->by_id);
     idmap_init(&srv->calls->by_account);
+    idmap_init(&srv->calls->starts);
     return 0;
+}
+
+/* Frees every start window, or only those older than `minute` (0 = all). */
+static void starts_sweep(struct calls *r, int64_t minute)
+{
+    for (size_t i = 0; i < r->starts.cap; i++) {
+        start_window *w = r->starts.slots[i].value;
+        if (r->starts.slots[i].key && (minute == 0 || w->minute < minute)) {
+            idmap_del(&r->starts, r->starts.slots[i].key);
+            free(w);
+            i = (size_t)-1;  /* deletion shifts slots: start over (rare: see starts_charge) */
+        }
+    }
+}
+
+/* 1 if `account` may start another call now; else *retry_after is set. */
+static int starts_charge(struct calls *r, int64_t account, uint32_t *retry_after)
+{
+    int64_t now = server_now(), minute = now / 60;
+    if (r->starts.n >= CALL_START_ACCOUNTS_SWEEP) starts_sweep(r, minute);
+    start_window *w = idmap_get(&r->starts, (uint64_t)account);
+    if (!w) {
+        if (!(w = calloc(1, sizeof *w))) return 0;
+        if (idmap_put(&r->starts, (uint64_t)account, w) != 0) {
+            free(w);
+            return 0;
+        }
+    }
+    if (w->minute != minute) {
+        w->minute = minute;
+        w->n = 0;
+    }
+    if (w->n >= CALL_MAX_STARTS_PER_MINUTE) {
+        *retry_after = (uint32_t)(60 - now % 60);
+        return 0;
+    }
+    w->n++;
+    return 1;
 }
 
 static void call_free(server *srv, call *k)
@@ -78,8 +125,10 @@ void calls_stop(server *srv)
             call_free(srv, m->slots[i].value);
             i = (size_t)-1;  /* deletion shifts slots: start over (shutdown only) */
         }
+    starts_sweep(srv->calls, 0);
     idmap_free(&srv->calls->by_id);
     idmap_free(&srv->calls->by_account);
+    idmap_free(&srv->calls->starts);
     free(srv->calls);
     srv->calls = NULL;
 }
@@ -256,8 +305,10 @@ fail:
 
 Parley__ErrorCode call_start(server *srv, conn *c, int64_t chat_id, int64_t callee,
                              const char *caller_name, const char *callee_name, int video,
-                             uint64_t *call_id, const char **why)
+                             uint64_t *call_id, const char **why, uint32_t *retry_after)
 {
+    *why = "too many calls started; try again later";
+    if (!starts_charge(srv->calls, c->user_id, retry_after)) return PARLEY__ERROR_CODE__FLOOD_WAIT;
     *why = "you are already in a call";
     if (idmap_get(&srv->calls->by_account, (uint64_t)c->user_id))
         return PARLEY__ERROR_CODE__CALL_BUSY;

@@ -28,6 +28,10 @@
 #define CALL_SDP_MAX 16384
 #define CALL_CANDIDATE_MAX 1024
 #define CALL_MID_MAX 64
+/* Calls one account may start per minute (each rings the callee and writes an entry). */
+#define CALL_MAX_STARTS_PER_MINUTE 10
+/* Past this many accounts with a start window, stale windows are swept. */
+#define CALL_START_ACCOUNTS_SWEEP 4096
 
 /* 0, or -1 when out of memory. */
 int calls_start(server *srv);
@@ -35,11 +39,12 @@ int calls_start(server *srv);
 void calls_stop(server *srv);
 
 /* Starts a call from connection c (account c->user_id, `caller_name`) to `callee` in private
- * chat chat_id. OK with *call_id set (every callee device was told), or CALL_BUSY (either
- * side already in a call; a busy callee also gets a BUSY history entry), or INTERNAL. */
+ * chat chat_id. OK with *call_id set (every callee device was told), or FLOOD_WAIT (over
+ * CALL_MAX_STARTS_PER_MINUTE; *retry_after set), CALL_BUSY (either side already in a call; a
+ * busy callee also gets a BUSY history entry), or INTERNAL. */
 Parley__ErrorCode call_start(server *srv, conn *c, int64_t chat_id, int64_t callee,
                              const char *caller_name, const char *callee_name, int video,
-                             uint64_t *call_id, const char **why);
+                             uint64_t *call_id, const char **why, uint32_t *retry_after);
 
 /* Applies one client signal (not `start`) from c. OK, or an error with a static reason;
  * an error never changes this or any other call. */

@@ -137,11 +137,13 @@ static void start_complete(req_job *j)
     }
     const char *why = NULL;
     uint64_t id = 0;
+    uint32_t retry = 0;
     const Parley__CallStart *st = j->frame->call_signal->start;
     Parley__ErrorCode code = call_start(j->srv, c, st->chat_id, j->chat.peer_user_id,
-                                        j->user.username, j->chat.title, st->video, &id, &why);
+                                        j->user.username, j->chat.title, st->video, &id, &why,
+                                        &retry);
     if (code != OK) {
-        req_fail(j, code, why, 0);
+        req_fail(j, code, why, retry);
         return;
     }
     j->max_id = (int64_t)id;

@@ -328,3 +328,25 @@ def test_unauthenticated_call(srv):
     c = Conn(srv)
     assert c.error("get_call_config") == "NOT_AUTHENTICATED"
     assert c.signal_err(0, "start", chat_id=1) == "NOT_AUTHENTICATED"
+
+
+def test_start_flood_is_throttled(srv):
+    """Each start rings every callee device and writes an entry: 10 a minute per account."""
+    a, b, chat = pair(srv)
+    started = 0
+    for _ in range(25):
+        r = a.signal(0, "start", chat_id=chat)
+        if r.HasField("error") and r.error.code:
+            assert wire.code_name(r.error.code) == "FLOOD_WAIT" and 1 <= r.error.retry_after <= 60
+            break
+        started += 1
+        a.signal_ok(r.call_started.call_id, "cancel")
+    # the minute may roll over once during the loop, never twice
+    assert 10 <= started <= 20, started
+    assert r.error.code, "the loop ended by the throttle"
+    rings = [k for k in b.call_kinds() if k == "start"]
+    assert len(rings) == started
+    # another account is not affected
+    c = wire.register(srv, "cflood")
+    cid = c.start_call(c.open_chat(b.username).id)
+    c.signal_ok(cid, "cancel")
