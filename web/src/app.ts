@@ -301,7 +301,7 @@ export class App {
 
   private callButton(c: Chat, video: boolean): HTMLButtonElement {
     return h("button", { class: "call-btn", "aria-label": video ? "Video call" : "Voice call",
-      onclick: () => void this.calls.start(c.id, this.state.chatTitle(c), video)
+      onclick: () => void this.calls.start(c.id, c.title, video)
         .catch((e) => say(errText(e))) }, video ? "📹" : "📞");
   }
 

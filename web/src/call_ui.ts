@@ -32,6 +32,7 @@ export class CallScreen {
   private controls: HTMLElement;
   private info: HTMLElement;
   private timer: number | undefined;
+  private controlsKey = "";   // what the controls show: rebuilt only when it changes
 
   constructor(private calls: Calls) {
     this.remoteVideo = h("video", { class: "remote", autoplay: true, playsinline: true,
@@ -76,7 +77,12 @@ export class CallScreen {
       case "incoming": return `${who} is calling${c.video ? " (video)" : ""}…`;
       case "outgoing": return `Calling ${who}… ${c.endText}`.trim();
       case "connecting": return `Connecting to ${who}…`;
-      case "active": return `In call with ${who}${c.remoteMedia.screen ? " (sharing their screen)" : ""}`;
+      case "active": {
+        const rm = c.remoteMedia;
+        const notes = [rm.screen ? "sharing their screen" : "", rm.audio ? "" : "muted",
+          rm.video || rm.screen || !c.video ? "" : "camera off"].filter(Boolean);
+        return `In call with ${who}${notes.length ? ` (${notes.join(", ")})` : ""}`;
+      }
       case "ended": return c.endText || "Call ended";
     }
   }
@@ -105,6 +111,10 @@ export class CallScreen {
 
   private renderControls(c: Call): void {
     const calls = this.calls;
+    // Rebuilding on every stats tick would take the keyboard focus away from the buttons.
+    const k = [c.id, c.phase, c.muted, c.cameraOff, !!c.camTrack, c.screen, c.noiseSuppression].join("|");
+    if (k === this.controlsKey && this.controls.firstChild) return;
+    this.controlsKey = k;
     clear(this.controls);
     switch (c.phase) {
       case "incoming":

@@ -309,4 +309,38 @@ function defineTests() {
     await hangupAndEntries(A, B);
     await closeAll(A, B);
   });
+
+  test("the call screen fits desktop and tablet layouts", async () => {
+    const a = uname("ca"), b = uname("cb");
+    const A = await person(browser, server), B = await person(browser, server, { width: 768, height: 1024 });
+    await register(A.page, a, PW);
+    await register(B.page, b, PW);
+    await startPrivate(A.page, b);
+    await ring(A, B);
+    await button(B.page, "Accept").click();
+    await phase(A.page, "active");
+    await phase(B.page, "active");
+    for (const [p, vp, stacked] of [[A.page, { width: 1280, height: 800 }, false], [B.page, { width: 768, height: 1024 }, true]]) {
+      const media = await screen(p).locator(".call-media").boundingBox();
+      const side = await screen(p).locator(".call-side").boundingBox();
+      if (stacked) assert.ok(side.y >= media.y + media.height - 1, "tablet: controls below the video");
+      else assert.ok(side.x >= media.x + media.width - 1, "desktop: controls beside the video");
+      for (const name of ["Mute", "Camera off", "Share screen", "Hang up"]) {
+        const bb = await button(p, name).boundingBox();
+        assert.ok(bb && bb.x >= 0 && bb.y >= 0 && bb.x + bb.width <= vp.width && bb.y + bb.height <= vp.height,
+          `${name} is on screen (${JSON.stringify(bb)})`);
+        assert.ok(bb.height >= 44, `${name} is a comfortable touch target`);
+      }
+      await p.screenshot({ path: shotPath(`call-${stacked ? "tablet" : "desktop"}.png`) });
+    }
+    // mute is shown as pressed and reaches the peer's screen state
+    await button(A.page, "Mute").click();
+    await button(A.page, "Unmute").waitFor();
+    assert.equal(await button(A.page, "Unmute").getAttribute("aria-pressed"), "true");
+    await screen(B.page).getByText(/\(muted\)/).waitFor();
+    await button(A.page, "Camera off").click();
+    await screen(B.page).getByText(/muted, camera off/).waitFor();
+    await hangupAndEntries(A, B);
+    await closeAll(A, B);
+  });
 }
