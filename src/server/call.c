@@ -38,6 +38,7 @@ typedef struct call {
     int64_t accepted_at;                        /* unix seconds */
     uint64_t offer_from;                        /* conn with an unanswered offer, 0 = none */
     unsigned n_offers;
+    unsigned n_media;
     unsigned n_candidates[2];                   /* [0] caller, [1] callee */
     lws_sorted_usec_list_t ring;                /* the unanswered-call timeout */
 } call;
@@ -405,7 +406,10 @@ static Parley__ErrorCode on_media_signal(call *k, conn *c, call_role r,
             return PARLEY__ERROR_CODE__CALL_LIMIT;
         k->n_candidates[r == ROLE_CALLEE]++;
         break;
-    default:
+    default:  /* media */
+        *why = "too many media signals in this call";
+        if (k->n_media >= CALL_MAX_MEDIA) return PARLEY__ERROR_CODE__CALL_LIMIT;
+        k->n_media++;
         break;
     }
     send_event(k, other_side(k, r), r == ROLE_CALLEE, (Parley__CallSignal *)sig);

@@ -25,6 +25,7 @@
 /* Per call: candidates each side may send, and offers (first one plus renegotiations). */
 #define CALL_MAX_CANDIDATES 100
 #define CALL_MAX_OFFERS 32
+#define CALL_MAX_MEDIA 1000           /* `media` signals per call, both sides together */
 #define CALL_SDP_MAX 16384
 #define CALL_CANDIDATE_MAX 1024
 #define CALL_MID_MAX 64

@@ -314,6 +314,11 @@ def test_bad_signalling(srv):
         b.pump(0.5)
         n = sum(1 for e in b.call_events if e.signal.WhichOneof("kind") == "candidate")
     assert n == 100
+    # media signals: capped per call too (1000, both sides together)
+    for i in range(1000):
+        (a if i % 2 else b).signal_ok(cid, "media", audio=bool(i % 3))
+    assert a.signal_err(cid, "media", audio=True) == "CALL_LIMIT"
+    assert b.signal_err(cid, "media", audio=True) == "CALL_LIMIT"
     # the other call was disturbed by none of it
     assert not x.call_kinds(0.1) and not y.call_kinds(0.1)
     x.signal_ok(cxy, "offer", sdp="v=0 xy")
