@@ -36,6 +36,8 @@
  *       refer to (chat_id, msg_id) and are rebuilt from the current row (and skipped if it is
  *       gone), CHAT entries are rebuilt from the current chat for the account; READ, HIDE,
  *       DELETE, CHAT_REMOVED and SESSION_ENDED carry their few numbers in the row.
+ *   call_settings(user_id, always_relay) (version 2): the account's "always relay calls".
+ *       A call's history entry is a messages row of kind CALL (store_sqlite_calls.c).
  *
  * Why the text is encrypted at rest although secure_delete is on: secure_delete zeroes a
  * deleted cell, but SQLite's b-tree balancing moves live cells between pages and leaves the
