@@ -157,7 +157,7 @@ run:
 	@$(MAKE) -s web-deps
 	@$(MAKE) -s all
 	@echo "parleyd: https://127.0.0.1:8443  (open it in a browser; CLI: $(CURDIR)/$(PARLEY); stop with Ctrl-C)"
-	exec $(PARLEYD) --data ./data --listen 127.0.0.1:8443
+	exec ./scripts/run-local.sh $(PARLEYD)
 
 # Every test, first on the optimised build, then under ASan+UBSan. Non-zero exit on failure.
 # The short peers benchmark (bench/run-peers --quick) runs on the optimised build only: it

@@ -10,10 +10,12 @@ BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libweb
  libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl
  libstrophe-dev libmosquitto-dev libnats-dev"
 # The peer servers are for bench/run-peers --quick, part of `make test`; clang and its
-# libFuzzer runtime (libclang-rt-14-dev) for `make fuzz-smoke`, also part of it.
+# libFuzzer runtime (libclang-rt-14-dev) for `make fuzz-smoke`, also part of it; coturn is
+# the TURN relay the call tests start on loopback, iproute2 brings up their network
+# namespace's loopback.
 TEST="protobuf-compiler python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps
  ejabberd erlang-p1-sqlite3 prosody lua-dbi-sqlite3 mosquitto nats-server util-linux
- clang libclang-rt-14-dev"
+ clang libclang-rt-14-dev coturn iproute2"
 want="$BUILD"
 [ "${1:-}" = "test" ] && want="$BUILD $TEST"
 missing=""

@@ -39,6 +39,8 @@ int config_defaults(server_config *cfg)
     cfg->max_connections = 10000;
     cfg->secret_inbox_max = 10000;
     cfg->secret_inbox_bytes = 64ULL << 20;
+    cfg->turn_ttl = 3600;
+    cfg->call_ring_timeout = 45;
     if (!cfg->listen_host || !cfg->data_dir) {
         config_free(cfg);
         return -1;
@@ -51,7 +53,11 @@ void config_free(server_config *cfg)
     free(cfg->listen_host);
     free(cfg->data_dir);
     free(cfg->web_dir);
+    free(cfg->turn_urls);
+    if (cfg->turn_secret) sodium_memzero(cfg->turn_secret, strlen(cfg->turn_secret));
+    free(cfg->turn_secret);
     cfg->listen_host = cfg->data_dir = cfg->web_dir = NULL;
+    cfg->turn_urls = cfg->turn_secret = NULL;
 }
 
 /* Unsigned decimal with an optional K/M/G (binary) suffix, within [min, max]. */
@@ -136,6 +142,22 @@ static int set_uint(unsigned *field, const char *value, unsigned long long min,
     return 0;
 }
 
+/* The call settings (see config.h); same returns as set_key. */
+static int set_call_key(server_config *cfg, const char *key, const char *value)
+{
+    if (strcmp(key, "turn_urls") == 0)
+        return value[0] && strlen(value) <= 1024 ? replace_string(&cfg->turn_urls, value) : -1;
+    if (strcmp(key, "turn_secret") == 0) {
+        if (!value[0] || strlen(value) > 256) return -1;
+        if (cfg->turn_secret) sodium_memzero(cfg->turn_secret, strlen(cfg->turn_secret));
+        return replace_string(&cfg->turn_secret, value);
+    }
+    if (strcmp(key, "turn_ttl") == 0) return set_uint(&cfg->turn_ttl, value, 60, 86400 * 7);
+    if (strcmp(key, "call_ring_timeout") == 0)
+        return set_uint(&cfg->call_ring_timeout, value, 1, 600);
+    return -2;
+}
+
 /* Returns 0 ok, -1 bad value, -2 unknown key. */
 static int set_key(server_config *cfg, const char *key, const char *value)
 {
@@ -192,7 +214,7 @@ static int set_key(server_config *cfg, const char *key, const char *value)
         return parse_size(value, 1024, 1ULL << 40, &cfg->secret_inbox_bytes);
     if (strcmp(key, "max_connections") == 0)
         return set_uint(&cfg->max_connections, value, 1, 1000000);
-    return -2;
+    return set_call_key(cfg, key, value);
 }
 
 int config_set(server_config *cfg, const char *key, const char *value, char *err, size_t errlen)
@@ -200,6 +222,10 @@ int config_set(server_config *cfg, const char *key, const char *value, char *err
     int rc = set_key(cfg, key, value);
     if (rc == -2) {
         snprintf(err, errlen, "unknown setting '%s'", key);
+        return -1;
+    }
+    if (rc != 0 && strcmp(key, "turn_secret") == 0) {
+        snprintf(err, errlen, "bad value for turn_secret (1-256 characters)");  /* no echo */
         return -1;
     }
     if (rc != 0) {
@@ -378,5 +404,9 @@ void config_usage(const char *prog)
            "login_fail_ip (30), login_fail_window (seconds, 900), max_connections (10000),\n"
            "secret_inbox_max (secret-chat envelopes pending per device, 10000),\n"
            "secret_inbox_bytes (their bytes per device, 64M).\n"
+           "Calls: turn_urls (comma-separated ICE URLs handed to clients, e.g.\n"
+           "turn:127.0.0.1:3478?transport=udp), turn_secret (coturn's static-auth-secret,\n"
+           "use-auth-secret), turn_ttl (seconds a TURN credential lives, 3600),\n"
+           "call_ring_timeout (seconds an unanswered call rings, 45).\n"
            "Sizes accept a K, M or G suffix.\n", prog);
 }

@@ -28,6 +28,11 @@ typedef struct {
     char *web_dir;               /* the web client's files; NULL = look in the default places */
     unsigned long long secret_inbox_max;   /* secret-chat envelopes pending per device */
     unsigned long long secret_inbox_bytes; /* and their bytes */
+    /* Calls (call.c, turn.c). */
+    char *turn_urls;             /* comma-separated ICE server URLs handed to clients, or NULL */
+    char *turn_secret;           /* coturn's static-auth-secret; wiped by config_free */
+    unsigned turn_ttl;           /* seconds a TURN credential stays valid */
+    unsigned call_ring_timeout;  /* seconds an unanswered call rings */
 } server_config;
 
 typedef enum {

@@ -345,7 +345,8 @@ void dispatch_frame(conn *c, const uint8_t *data, size_t len)
         respond_pong(c, f->id, f->ping->nonce);
     } else if ((h = req_account_handler(f->request_case)) != NULL ||
                (h = req_chat_handler(f->request_case)) != NULL ||
-               (h = req_secret_handler(f->request_case)) != NULL) {
+               (h = req_secret_handler(f->request_case)) != NULL ||
+               (h = req_call_handler(f->request_case)) != NULL) {
         start_request(c, f, h);
         return;  /* f now belongs to the request */
     } else {

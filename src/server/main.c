@@ -5,6 +5,7 @@
  *
  * Exit codes: 0 after a clean shutdown, 1 when start-up fails, 2 for usage/config errors.
  */
+#include "call.h"
 #include "config.h"
 #include "dispatch.h"
 #include "expiry.h"
@@ -126,6 +127,10 @@ static int startup(server *srv, store **st)
         log_error("cannot start the store thread");
         return -1;
     }
+    if (calls_start(srv) != 0) {
+        log_error("out of memory");
+        return -1;
+    }
     dispatch_start(srv);
     expiry_start(srv);
     return 0;
@@ -139,6 +144,7 @@ static void shutdown_server(server *srv, store *st)
     if (srv->lws) {
         dispatch_stop(srv);
         expiry_stop(srv);
+        calls_stop(srv);                   /* cancels the ring timers */
     }
     if (srv->sq) storeq_stop(srv->sq);     /* finishes queued jobs, closes the store */
     else if (st) store_close(st);

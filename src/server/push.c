@@ -11,6 +11,7 @@
  * and the same bytes are queued to each of that account's connections.
  */
 #include "push.h"
+#include "call.h"
 #include "log.h"
 #include "networking.h"
 #include "wire.h"
@@ -73,6 +74,7 @@ int push_add(server *srv, conn *c)
 void push_remove(server *srv, conn *c)
 {
     if (c->user_id == 0) return;
+    call_conn_gone(srv, c);  /* a call bound to this device ends with its authentication */
     list_kind acc = accounts_of(srv), ses = sessions_of(srv);
     unlink_conn(&acc, (uint64_t)c->user_id, c);
     unlink_conn(&ses, (uint64_t)c->session_id, c);
@@ -131,6 +133,7 @@ void push_terminate_sessions(server *srv, const int64_t *ids, size_t n, uint64_t
         conn *c;
         while ((c = idmap_get(&srv->push_sessions, (uint64_t)ids[i])) != NULL) {
             /* Unlink first: the conn is no longer authenticated, whatever happens next. */
+            call_conn_gone(srv, c);
             unlink_conn(&acc, (uint64_t)c->user_id, c);
             unlink_conn(&ses, (uint64_t)c->session_id, c);
             c->user_id = c->session_id = 0;

@@ -98,12 +98,15 @@ struct req_job {
      * calls ext_free(ext) when set. */
     void *ext;
     void (*ext_free)(void *ext);
+    /* Calls (req_call.c). */
+    int always_relay;
 };
 
 /* The handler of a request type, or NULL if this server does not know it. */
 const req_handler *req_account_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_chat_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_secret_handler(Parley__ClientFrame__RequestCase kind);
+const req_handler *req_call_handler(Parley__ClientFrame__RequestCase kind);
 
 /* Submits j to the store thread with handler h (answers BUSY and frees j on failure). */
 void req_submit_store(req_job *j, const req_handler *h);

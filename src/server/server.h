@@ -94,6 +94,7 @@ struct server {
     int inflight_paused;       /* the high-water mark was hit and not yet drained below low */
     expiry_state expiry;
     lws_sorted_usec_list_t housekeeping;
+    struct calls *calls;       /* the calls in progress (call.c) */
     struct web_files *web;     /* the web client's files (http_static.h), NULL = none */
     atomic_int stop;           /* set by SIGTERM/SIGINT */
     int shutting_down;         /* no new work is started once set */

@@ -53,7 +53,9 @@ typedef enum {
 
 enum { STORE_CHAT_PRIVATE = 1, STORE_CHAT_GROUP = 2 };
 enum { STORE_ROLE_NONE = 0, STORE_ROLE_MEMBER = 1, STORE_ROLE_ADMIN = 2, STORE_ROLE_CREATOR = 3 };
-enum { STORE_MSG_TEXT = 0, STORE_MSG_SERVICE = 1 };
+enum { STORE_MSG_TEXT = 0, STORE_MSG_SERVICE = 1, STORE_MSG_CALL = 2 };
+/* A CALL message keeps its CallInfo in the service columns: service_action = outcome
+ * (parley.CallOutcome numbers), service_seconds = duration, service_role = 1 for video. */
 /* Service actions: same numbers as parley.ServiceAction. */
 enum {
     STORE_SVC_NONE = 0, STORE_SVC_GROUP_CREATED, STORE_SVC_MEMBERS_ADDED, STORE_SVC_MEMBER_REMOVED,
@@ -271,6 +273,16 @@ store_rc store_history(store *s, int64_t viewer, int64_t chat_id, int64_t before
  * *next_expiry receives the earliest expires_at still pending (0 = none). */
 store_rc store_expire(store *s, int64_t now, size_t max, size_t *n_expired, int64_t *next_expiry,
                       store_fanouts *fo);
+
+/* ---- calls (store_sqlite_calls.c) ------------------------------------------------------ */
+
+/* Appends a call's history entry (kind CALL, from `caller`) to private chat chat_id and fans
+ * NEW_MESSAGE out to both members. NO_CHAT unless caller is a member of that private chat. */
+store_rc store_call_record(store *s, int64_t chat_id, int64_t caller, int outcome,
+                           uint32_t duration, int video, int64_t now, store_fanouts *fo);
+/* The account's "always relay calls" setting (0 when never set). */
+store_rc store_call_settings_get(store *s, int64_t user_id, int *always_relay);
+store_rc store_call_settings_set(store *s, int64_t user_id, int always_relay);
 
 /* ---- sync ----------------------------------------------------------------------------- */
 

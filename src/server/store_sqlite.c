@@ -37,6 +37,8 @@
  *       refer to (chat_id, msg_id) and are rebuilt from the current row (and skipped if it is
  *       gone), CHAT entries are rebuilt from the current chat for the account; READ, HIDE,
  *       DELETE, CHAT_REMOVED and SESSION_ENDED carry their few numbers in the row.
+ *   call_settings(user_id, always_relay) (version 2): the account's "always relay calls".
+ *       A call's history entry is a messages row of kind CALL (store_sqlite_calls.c).
  *
  * Why the text is encrypted at rest although secure_delete is on: secure_delete zeroes a
  * deleted cell, but SQLite's b-tree balancing moves live cells between pages and leaves the
@@ -157,6 +159,10 @@ static const char *const migrations[] = {
     "ALTER TABLE users DROP COLUMN pts;",
     /* 3: secret chats: device keys, envelope inboxes (store_sqlite_secret.h) */
     SECRET_SCHEMA,
+    /* 4: per-account call settings (store_sqlite_calls.c) */
+    "CREATE TABLE call_settings("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id),"
+    "  always_relay INTEGER NOT NULL DEFAULT 0);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -261,6 +267,9 @@ static const char *const sql[Q_COUNT] = {
                      " ORDER BY expires_at LIMIT ?2",
     [Q_EXPIRE_NEXT] = "SELECT min(expires_at) FROM messages WHERE expires_at > 0",
     SECRET_Q_SQL,
+    [Q_CALL_SETTINGS_GET] = "SELECT always_relay FROM call_settings WHERE user_id = ?1",
+    [Q_CALL_SETTINGS_SET] = "INSERT INTO call_settings(user_id, always_relay) VALUES(?1, ?2) "
+                            "ON CONFLICT(user_id) DO UPDATE SET always_relay = ?2",
 };
 
 /* ---- statements ---------------------------------------------------------------------- */

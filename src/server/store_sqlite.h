@@ -46,6 +46,8 @@ enum {
     Q_MSG_EDIT, Q_KEY_INSERT, Q_MSG_DELETE, Q_HIDE, Q_TTL_START, Q_READ_SENDERS, Q_EXPIRE_DUE, Q_EXPIRE_NEXT,
     /* secret chats (store_sqlite_secret.h) */
     SECRET_Q_ENUM,
+    /* calls */
+    Q_CALL_SETTINGS_GET, Q_CALL_SETTINGS_SET,
     Q_COUNT
 };
 
@@ -174,6 +176,7 @@ typedef struct {
     const char *title;
     uint32_t seconds;
     int role;
+    int kind;                  /* STORE_MSG_SERVICE when 0; STORE_MSG_CALL for call entries */
 } svc_spec;
 /* Posts a service message by `actor` and fans NEW_MESSAGE out to the current members. */
 store_rc service_post(store *s, int64_t chat_id, int64_t actor, const svc_spec *v, int64_t now,

@@ -184,7 +184,7 @@ store_rc service_post(store *s, int64_t chat_id, int64_t actor, const svc_spec *
                       store_fanouts *fo)
 {
     store_msg m = {.chat_id = chat_id, .from_user = actor, .text = "", .date = now,
-                   .kind = STORE_MSG_SERVICE, .service_action = v->action,
+                   .kind = v->kind ? v->kind : STORE_MSG_SERVICE, .service_action = v->action,
                    .service_title = (char *)v->title, .service_seconds = v->seconds,
                    .service_role = v->role};
     store_rc r = alloc_msg_id(s, chat_id, now, &m.id);

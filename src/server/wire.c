@@ -110,6 +110,19 @@ static int service_users(wire_arena *a, Parley__Message *out, const store_msg *m
     return 0;
 }
 
+/* A CALL message's CallInfo lives in the service columns (see store.h). */
+static Parley__Message *wire_call_info(wire_arena *a, Parley__Message *o, const store_msg *m)
+{
+    Parley__CallInfo *ci = wire_alloc(a, sizeof *ci);
+    if (!ci) return NULL;
+    parley__call_info__init(ci);
+    ci->outcome = (Parley__CallOutcome)m->service_action;
+    ci->duration = m->service_seconds;
+    ci->video = m->service_role != 0;
+    o->call = ci;
+    return o;
+}
+
 Parley__Message *wire_message(wire_arena *a, const store_msg *m, int64_t viewer)
 {
     Parley__Message *o = new_Parley__Message(a);
@@ -125,11 +138,12 @@ Parley__Message *wire_message(wire_arena *a, const store_msg *m, int64_t viewer)
     o->ttl = m->ttl;
     o->expires_at = m->expires_at;
     o->kind = (Parley__MessageKind)m->kind;
+    o->random_id = m->from_user == viewer ? m->random_id : 0;
+    if (m->kind == STORE_MSG_CALL) return wire_call_info(a, o, m);
     o->service_action = (Parley__ServiceAction)m->service_action;
     o->service_title = str(m->service_title);
     o->service_seconds = m->service_seconds;
     o->service_role = (Parley__Role)m->service_role;
-    o->random_id = m->from_user == viewer ? m->random_id : 0;
     return service_users(a, o, m) == 0 ? o : NULL;
 }
 

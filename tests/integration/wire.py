@@ -113,6 +113,7 @@ class Conn:
         self.next_id = 1
         self.updates = []
         self.secrets = []        # SecretEnvelope frames pushed to this connection, in order
+        self.call_events = []   # ServerFrame.call events, in arrival order
         self.responses = {}
         self.goodbye = None
         self.closed = False
@@ -191,6 +192,8 @@ class Conn:
             self.goodbye = sf.goodbye
         elif which == "secret":
             self.secrets.append(sf.secret)
+        elif which == "call":
+            self.call_events.append(sf.call)
         else:
             raise AssertionError(f"empty ServerFrame {data!r}")
         return sf
@@ -374,6 +377,57 @@ class Conn:
         end = time.monotonic() + wait
         while time.monotonic() < end:
             self.pump(end - time.monotonic())
+
+    # ---- calls -----------------------------------------------------------------------
+    def signal(self, call_id, kind, **fields):
+        """Sends CallSignal{call_id, <kind>{fields}}; returns the Response."""
+        rid = self.new_id()
+        f = pb.ClientFrame()
+        f.id = rid
+        f.call_signal.call_id = call_id
+        sub = getattr(f.call_signal, kind)
+        sub.SetInParent()
+        for k, v in fields.items():
+            setattr(sub, k, v)
+        self.send_frame(f)
+        return self.wait_response(rid)
+
+    def signal_ok(self, call_id, kind, **fields):
+        r = self.signal(call_id, kind, **fields)
+        assert not (r.HasField("error") and r.error.code), f"{kind}: {r.error}"
+        return r
+
+    def signal_err(self, call_id, kind, **fields):
+        """A signal that must fail: returns the error code name."""
+        r = self.signal(call_id, kind, **fields)
+        assert r.HasField("error") and r.error.code, f"{kind} unexpectedly succeeded: {r}"
+        assert r.error.message
+        return code_name(r.error.code)
+
+    def start_call(self, chat_id, video=True):
+        r = self.signal_ok(0, "start", chat_id=chat_id, video=video)
+        assert r.WhichOneof("result") == "call_started" and r.call_started.call_id
+        return r.call_started.call_id
+
+    def wait_call(self, kind, call_id=None, timeout=5.0):
+        """Waits for a CallEvent whose signal is `kind` (for call_id, if given); removes
+        and returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.call_events):
+                if e.signal.WhichOneof("kind") == kind and call_id in (None, e.call_id):
+                    del self.call_events[i]
+                    return e
+            left = deadline - time.monotonic()
+            if left <= 0:
+                got = [e.signal.WhichOneof("kind") for e in self.call_events]
+                raise TimeoutError(f"no call event {kind} within {timeout}s (have {got})")
+            self.pump(min(left, 0.5))
+
+    def call_kinds(self, wait=0.3):
+        """Reads for `wait` s (after a ping) and returns the kinds of all call events seen."""
+        self.drain(wait)
+        return [e.signal.WhichOneof("kind") for e in self.call_events]
 
     def find_updates(self, kind, pred=None):
         return [getattr(u, kind) for u in self.updates

@@ -395,7 +395,7 @@ TEST(migrates_a_schema_2_database)
                               "DROP TRIGGER sessions_secret_gone; DROP TRIGGER secret_inbox_gone;"
                               "DROP TRIGGER secret_inbox_added; DROP TABLE secret_sent;"
                               "DROP TABLE secret_inbox; DROP TABLE one_time_prekeys;"
-                              "DROP TABLE device_keys; PRAGMA user_version = 2;",
+                              "DROP TABLE device_keys; DROP TABLE call_settings; PRAGMA user_version = 2;",
                               NULL, NULL, NULL),
                  SQLITE_OK);
     sqlite3_close(db);

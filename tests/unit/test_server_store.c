@@ -234,7 +234,7 @@ TEST(open_migrate_reopen)
     sqlite3_stmt *st;
     CHECK_EQ_INT(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 3);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 4);   /* 2: pts from the log, 3: secret chats, 4: call settings */
     sqlite3_finalize(st);
     sqlite3_close(db);
 
@@ -285,11 +285,11 @@ TEST(migration_2_positions_continue)
     CHECK_EQ_INT(sqlite3_exec(db, "ALTER TABLE users ADD COLUMN pts INTEGER NOT NULL DEFAULT 0;"
                               "UPDATE users SET pts = (SELECT max(pts) FROM updates"
                               " WHERE account_id = users.id);"
-                              /* and without migration 3's secret-chat tables */
+                              /* and without migrations 3 and 4 (secret chats, calls) */
                               "DROP TRIGGER sessions_secret_gone; DROP TRIGGER secret_inbox_gone;"
                               "DROP TRIGGER secret_inbox_added; DROP TABLE secret_sent;"
                               "DROP TABLE secret_inbox; DROP TABLE one_time_prekeys;"
-                              "DROP TABLE device_keys; PRAGMA user_version = 1;",
+                              "DROP TABLE device_keys; DROP TABLE call_settings; PRAGMA user_version = 1;",
                               NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 

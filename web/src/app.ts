@@ -2,8 +2,10 @@
 // group, chat settings, sessions, message actions). Plain DOM through dom.ts; every text
 // from the network is set as text.
 import { ApiError, Client, webAuth, webLogout } from "./client";
-import { ChatKind, ErrorCode, MessageKind, Role, ServiceAction,
+import { CallOutcome, ChatKind, ErrorCode, MessageKind, Role, ServiceAction,
   type Chat, type Message } from "./gen/parley_pb";
+import { Calls } from "./call";
+import { CallScreen } from "./call_ui";
 import { append, clear, fullTime, h, say, shortTime } from "./dom";
 import { MsgList } from "./msglist";
 import { key, State, type Key } from "./state";
@@ -52,6 +54,24 @@ function serviceText(m: Message): string {
   }
 }
 
+// A call's history entry, as seen by `me` (the entry's sender is the caller).
+function callText(m: Message, me: bigint | undefined): string {
+  const ci = m.call;
+  const kind = ci?.video ? "video call" : "voice call";
+  const out = m.fromUser === me;
+  const dir = out ? "Outgoing" : "Incoming";
+  const secs = ci?.duration ?? 0;
+  switch (ci?.outcome) {
+    case CallOutcome.CALL_ENDED:
+      return `${dir} ${kind} · ${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, "0")}`;
+    case CallOutcome.CALL_MISSED: return out ? `Unanswered ${kind}` : `Missed ${kind}`;
+    case CallOutcome.CALL_DECLINED: return `Declined ${kind}`;
+    case CallOutcome.CALL_BUSY_OUTCOME: return out ? `${dir} ${kind}: busy` : `Missed ${kind} (you were busy)`;
+    case CallOutcome.CALL_CANCELLED: return out ? `Cancelled ${kind}` : `Missed ${kind}`;
+    default: return "Call";
+  }
+}
+
 function timerName(s: number): string {
   const t = TIMERS.find(([, v]) => v === s);
   return t ? t[0] : `${s} s`;
@@ -73,16 +93,20 @@ export class App {
   private replyTo: Message | null = null;
   private editing: Message | null = null;
   private sessionsDialog: HTMLDialogElement | null = null;
+  private calls: Calls;
 
   constructor(private root: HTMLElement) {
     this.client = new Client({
       onReady: (auth, again) => { void this.onReady(auth.user!, auth.pts, again); },
       onUpdate: (u) => this.state.onUpdate(u),
+      onCall: (ev) => this.calls.onEvent(ev),
       onLoggedOut: (why) => this.showLogin(why),
       onState: (t) => say(t),
     });
     this.state = new State(this.client);
     this.state.on((what, k) => this.onChange(what, k));
+    this.calls = new Calls(this.client);
+    new CallScreen(this.calls);
   }
 
   start(): void {
@@ -204,6 +228,7 @@ export class App {
     for (const c of chats) {
       const last = c.lastMessage;
       const preview = !last ? "" : last.kind === MessageKind.SERVICE ? serviceText(last)
+        : last.kind === MessageKind.CALL ? callText(last, this.state.me?.id)
         : (c.kind === ChatKind.GROUP && last.fromUsername ? last.fromUsername + ": " : "") + last.text;
       const label = `${this.state.chatTitle(c)}${c.unread ? `, ${c.unread} unread` : ""}`;
       append(this.listEl, h("li", {},
@@ -269,7 +294,15 @@ export class App {
         onclick: () => { this.state.openChat = null; this.renderChats(); this.renderChatPane(); } }, "←"),
       h("h2", {}, this.state.chatTitle(c), " ",
         h("span", { class: "sub" }, sub + (c.autoDelete ? ` · auto-delete ${timerName(c.autoDelete)}` : ""))),
+      c.kind === ChatKind.PRIVATE ? this.callButton(c, false) : null,
+      c.kind === ChatKind.PRIVATE ? this.callButton(c, true) : null,
       h("button", { "aria-label": "Chat settings", onclick: () => void this.chatSettings(c) }, "⚙"));
+  }
+
+  private callButton(c: Chat, video: boolean): HTMLButtonElement {
+    return h("button", { class: "call-btn", "aria-label": video ? "Video call" : "Voice call",
+      onclick: () => void this.calls.start(c.id, c.title, video)
+        .catch((e) => say(errText(e))) }, video ? "📹" : "📞");
   }
 
   private renderMessages(initial = false): void {
@@ -287,6 +320,10 @@ export class App {
   private renderMsg(m: Message): HTMLElement {
     const me = this.state.me;
     const chat = this.state.chats.get(key(m.chatId));
+    if (m.kind === MessageKind.CALL) {
+      return h("div", { class: "msg service call-entry", "data-id": String(m.id) },
+        h("div", { class: "bubble" }, callText(m, me?.id)));
+    }
     if (m.kind === MessageKind.SERVICE) {
       return h("div", { class: "msg service", "data-id": String(m.id) },
         h("div", { class: "bubble" }, serviceText(m)));
@@ -475,6 +512,15 @@ export class App {
       this.state.applyResult(r);
     }));
     const parts: (Node | null)[] = [h("label", { class: "row" }, "Auto-delete new messages after ", timer)];
+    if (c.kind === ChatKind.PRIVATE) {
+      const relay = h("input", { type: "checkbox" });
+      relay.addEventListener("change", () => void this.run(err, async () => {
+        relay.checked = await this.calls.setAlwaysRelay(relay.checked);
+      }));
+      void this.calls.alwaysRelay().then((on) => { relay.checked = on; }).catch(() => {});
+      parts.push(h("label", { class: "row" }, relay,
+        "Always relay calls (hides your IP address from the other side; all your devices)"));
+    }
     if (c.kind === ChatKind.GROUP) {
       const name = h("input", { "aria-label": "Group title", value: c.title, maxlength: 128 });
       const add = h("input", { "aria-label": "Add member by username", placeholder: "username" });

@@ -10,7 +10,7 @@ import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/p
 import {
   ClientFrameSchema, ErrorCode, LoginRequestSchema, RegisterRequestSchema, ResponseSchema,
   ServerFrameSchema,
-  type AuthResult, type Response, type Update,
+  type AuthResult, type CallEvent, type Response, type Update,
 } from "./gen/parley_pb";
 
 export type Req = NonNullable<MessageInitShape<typeof ClientFrameSchema>["request"]>;
@@ -40,6 +40,8 @@ export interface ClientEvents {
   // Authenticated (again): pts is the account's position at the server.
   onReady(auth: AuthResult, reconnect: boolean): void;
   onUpdate(u: Update): void;
+  // A call signal for this device (call.ts).
+  onCall(ev: CallEvent): void;
   // The session is gone (logged out here or elsewhere, or no cookie): show the login.
   onLoggedOut(reason: string): void;
   onState(text: string): void;
@@ -157,6 +159,8 @@ export class Client {
       }
     } else if (f.frame.case === "update") {
       if (this.ready) this.ev.onUpdate(f.frame.value);
+    } else if (f.frame.case === "call") {
+      if (this.ready) this.ev.onCall(f.frame.value);
     } else if (f.frame.case === "goodbye") {
       const g = f.frame.value;
       if (g.code === ErrorCode.SESSION_TERMINATED) {

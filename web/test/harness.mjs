@@ -43,7 +43,9 @@ export function httpsRequest(port, path, { method = "GET", headers = {}, body } 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Server {
-  constructor() {
+  // extraConfig: more `key = value` lines for parleyd.conf (e.g. the call tests' TURN setup).
+  constructor(extraConfig = "") {
+    this.extraConfig = extraConfig;
     this.base = mkdtempSync(join(tmpdir(), "parley-web-"));
     this.data = join(this.base, "data");
     this.proc = null;
@@ -61,7 +63,8 @@ export class Server {
   async start() {
     if (!this.port) this.port = await freePort();
     const conf = join(this.base, "parleyd.conf");
-    writeFileSync(conf, "argon2_ops = 1\nargon2_mem = 64K\nflood_rate = 100000\nflood_burst = 100000\n");
+    writeFileSync(conf, "argon2_ops = 1\nargon2_mem = 64K\nflood_rate = 100000\nflood_burst = 100000\n" +
+      this.extraConfig);
     this.proc = spawn(join(BIN, "parleyd"), ["--data", this.data, "--listen", `127.0.0.1:${this.port}`,
       "--web", WEB, "--config", conf], { stdio: ["ignore", "pipe", "pipe"] });
     const add = (d) => { this.log += d.toString(); };
@@ -128,11 +131,11 @@ export function seed(server, user, password, peer, count) {
   });
 }
 
-export async function launch() {
+export async function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", ...extraArgs],
   });
 }
 
