@@ -110,7 +110,7 @@ typedef struct {
     int64_t reply_to;            /* 0 = none */
     uint32_t ttl;                /* 0 = none */
     int64_t expires_at;          /* 0 = timer not started */
-    int is_service;              /* 1: a chat event (member added, renamed...) */
+    int is_service;              /* 1: a chat event (member added, renamed, a call...) */
 } parley_message;
 
 typedef struct {

@@ -123,6 +123,33 @@ char *pl_service_text(const Parley__Message *m)
     return out;
 }
 
+/* A call's history entry (Message.kind CALL, posted with the caller as sender) as one line,
+ * so the CLI and other programs show it like a service message. */
+static char *call_text(const Parley__Message *m)
+{
+    const char *who = m->from_username && m->from_username[0] ? m->from_username : "someone";
+    const char *what = m->call && m->call->video ? "video call" : "voice call";
+    char dur[32];
+    switch (m->call ? m->call->outcome : PARLEY__CALL_OUTCOME__CALL_OUTCOME_NONE) {
+    case PARLEY__CALL_OUTCOME__CALL_MISSED:
+        return format("missed %s from %s", what, who);
+    case PARLEY__CALL_OUTCOME__CALL_DECLINED:
+        return format("%s from %s, declined", what, who);
+    case PARLEY__CALL_OUTCOME__CALL_BUSY_OUTCOME:
+        return format("%s from %s, busy", what, who);
+    case PARLEY__CALL_OUTCOME__CALL_CANCELLED:
+        return format("%s from %s, cancelled", what, who);
+    case PARLEY__CALL_OUTCOME__CALL_ENDED: {
+        uint32_t d = m->call->duration;       /* m:ss, or h:mm:ss past an hour */
+        if (d >= 3600) snprintf(dur, sizeof dur, "%u:%02u:%02u", d / 3600, d / 60 % 60, d % 60);
+        else snprintf(dur, sizeof dur, "%u:%02u", d / 60, d % 60);
+        return format("%s from %s, %s", what, who, dur);
+    }
+    default:
+        return format("%s from %s", what, who);
+    }
+}
+
 /* ---- objects ---------------------------------------------------------------------------- */
 
 void pl_message_clear(parley_message *m)
@@ -145,9 +172,11 @@ int pl_conv_message(const Parley__Message *in, parley_message *out)
     out->reply_to = in->reply_to;
     out->ttl = in->ttl;
     out->expires_at = in->expires_at;
-    out->is_service = in->kind == PARLEY__MESSAGE_KIND__SERVICE;
+    out->is_service = in->kind == PARLEY__MESSAGE_KIND__SERVICE ||
+                      in->kind == PARLEY__MESSAGE_KIND__CALL;
     out->from_username = pl_strdup(in->from_username);
-    out->text = out->is_service ? pl_service_text(in) : pl_strdup(in->text);
+    if (in->kind == PARLEY__MESSAGE_KIND__CALL) out->text = call_text(in);
+    else out->text = out->is_service ? pl_service_text(in) : pl_strdup(in->text);
     if (!out->from_username || !out->text) {
         pl_message_clear(out);
         return -PARLEY_E_NOMEM;

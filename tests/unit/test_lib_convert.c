@@ -99,6 +99,40 @@ TEST(message_and_chat_copies) {
     parley_chat_free(c);
 }
 
+/* A call's history entry becomes a service line naming the caller and the outcome. */
+TEST(call_entries) {
+    Parley__CallInfo ci = PARLEY__CALL_INFO__INIT;
+    Parley__Message m = PARLEY__MESSAGE__INIT;
+    m.kind = PARLEY__MESSAGE_KIND__CALL;
+    m.from_username = "alice";
+    m.text = "";
+    m.call = &ci;
+    struct { Parley__CallOutcome o; uint32_t dur; int video; const char *want; } cases[] = {
+        { PARLEY__CALL_OUTCOME__CALL_MISSED, 0, 0, "missed voice call from alice" },
+        { PARLEY__CALL_OUTCOME__CALL_DECLINED, 0, 1, "video call from alice, declined" },
+        { PARLEY__CALL_OUTCOME__CALL_BUSY_OUTCOME, 0, 0, "voice call from alice, busy" },
+        { PARLEY__CALL_OUTCOME__CALL_CANCELLED, 0, 0, "voice call from alice, cancelled" },
+        { PARLEY__CALL_OUTCOME__CALL_ENDED, 125, 1, "video call from alice, 2:05" },
+        { PARLEY__CALL_OUTCOME__CALL_ENDED, 3725, 0, "voice call from alice, 1:02:05" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ci.outcome = cases[i].o;
+        ci.duration = cases[i].dur;
+        ci.video = cases[i].video;
+        parley_message *pm = pl_conv_message_new(&m);
+        CHECK(pm != NULL);
+        if (!pm) continue;
+        CHECK_EQ_INT(pm->is_service, 1);
+        CHECK_EQ_STR(pm->text, cases[i].want);
+        parley_message_free(pm);
+    }
+    m.call = NULL;                 /* a CALL message without its CallInfo still reads */
+    parley_message *pm = pl_conv_message_new(&m);
+    CHECK(pm != NULL);
+    if (pm) CHECK_EQ_STR(pm->text, "voice call from alice");
+    parley_message_free(pm);
+}
+
 TEST(updates) {
     int64_t ids[] = { 4, 5 };
     Parley__MessageIds mi = PARLEY__MESSAGE_IDS__INIT;
@@ -171,6 +205,7 @@ int main(void) {
     RUN(service_texts);
     RUN(durations);
     RUN(message_and_chat_copies);
+    RUN(call_entries);
     RUN(updates);
     RUN(urls);
     RUN(code_names);
