@@ -6,9 +6,11 @@
 # e.g. a nodejs package that bundles npm) and its tests Debian's chromium.
 set -eu
 # libstrophe, libmosquitto and libnats: parley-bench's XMPP, MQTT and NATS targets.
+# libsrtp2 and zlib: parley-sfu (SRTP, STUN FINGERPRINT); clang: its libFuzzer targets.
 BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev libuv1-dev
  libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl
- libstrophe-dev libmosquitto-dev libnats-dev"
+ libstrophe-dev libmosquitto-dev libnats-dev
+ libsrtp2-dev zlib1g-dev clang"
 # The peer servers are for bench/run-peers --quick, part of `make test`.
 TEST="protobuf-compiler python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps
  ejabberd erlang-p1-sqlite3 prosody lua-dbi-sqlite3 mosquitto nats-server util-linux"
