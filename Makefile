@@ -158,7 +158,7 @@ $(B)/tests/test_common_%: $(B)/obj/tests/unit/test_common_%.o tests/unit/unit.h 
 
 # The SFU (src/sfu): its modules are linked into parley-sfu, its unit tests and its bench.
 $(B)/obj/src/sfu/%.o: CFLAGS_OURS += $(SFU_CFLAGS)
-$(B)/obj/tests/unit/test_sfu_%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS)
+$(B)/obj/tests/unit/test_sfu_%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS) -DSFU_TEST_DATA='"$(CURDIR)/tests/unit/data"'
 $(B)/obj/bench/sfu/%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS)
 
 $(SFU): $(SFU_O) $(COMMON_O)
