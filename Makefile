@@ -161,17 +161,29 @@ $(B)/obj/src/sfu/%.o: CFLAGS_OURS += $(SFU_CFLAGS)
 $(B)/obj/tests/unit/test_sfu_%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS) -DSFU_TEST_DATA='"$(CURDIR)/tests/unit/data"'
 $(B)/obj/bench/sfu/%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS)
 
-$(SFU): $(SFU_O) $(COMMON_O)
-	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SFU_LIBS) $(LIBS)
-
-$(SFU_BENCH): $(SFU_BENCH_O) $(SFU_LIB_O) $(COMMON_O)
-	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SFU_LIBS) $(LIBS)
-
-$(B)/tests/test_sfu_%: $(B)/obj/tests/unit/test_sfu_%.o tests/unit/unit.h $(SFU_LIB_O) $(COMMON_O)
+# proto/sfu.proto: the SFU's control channel, compiled like parley.proto.
+SFU_GEN_C = $(B)/gen/sfu.pb-c.c
+SFU_GEN_H = $(B)/gen/sfu.pb-c.h
+SFU_GEN_O = $(B)/obj/gen/sfu.pb-c.o
+$(SFU_GEN_C) $(SFU_GEN_H): proto/sfu.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -Iproto proto/sfu.proto
+$(SFU_GEN_O): $(SFU_GEN_C)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SFU_LIB_O) $(COMMON_O) $(SFU_LIBS) $(LIBS)
+	$(CC) $(CFLAGS_COMMON) -c $< -o $@
+$(SFU_O) $(call obj,$(wildcard tests/unit/test_sfu_*.c)) $(SFU_BENCH_O): $(SFU_GEN_H)
+
+$(SFU): $(SFU_O) $(SFU_GEN_O) $(COMMON_O)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SFU_LIBS) $(LIBS)
+
+$(SFU_BENCH): $(SFU_BENCH_O) $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SFU_LIBS) $(LIBS)
+
+$(B)/tests/test_sfu_%: $(B)/obj/tests/unit/test_sfu_%.o tests/unit/unit.h $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O) $(SFU_LIBS) $(LIBS)
 
 # libFuzzer targets for the SFU's parsers (tests/fuzz/fuzz_sfu_*.c), built with clang into
 # build-fuzz/ and each run for FUZZ_SECONDS over its committed corpus (tests/fuzz/corpus/<name>).
