@@ -18,7 +18,7 @@ void sfu_config_defaults(sfu_config *c) {
     c->history_packets = 512;
 }
 
-uint64_t sfu_now_ms(sfu_core *c) { return uv_now(c->loop); }
+uint64_t sfu_now_ms(sfu_core *c) { return c->cfg.no_socket ? c->now : uv_now(c->loop); }
 
 void sfu_emit(sfu_core *c, sfu_event_kind kind, sfu_participant *p, uint32_t ssrc) {
     if (!c->cfg.on_event) return;
@@ -339,6 +339,7 @@ static void consent_tick(sfu_core *c, uint64_t now) {
 }
 
 void sfu_core_tick(sfu_core *c, uint64_t now) {
+    if (now > c->now) c->now = now;
     consent_tick(c, now);
     sfu_net_tick(c, now);
     sfu_fwd_tick(c, now);

@@ -158,6 +158,7 @@ static void audio_level(sfu_participant *p, const rtp_hdr *h, uint64_t now) {
 int sfu_core_input_rtp(sfu_core *c, uint32_t from, uint8_t *pkt, size_t len, uint64_t now) {
     sfu_participant *p = sfu_find(c, from);
     rtp_hdr h;
+    if (now > c->now) c->now = now;
     if (!p || rtp_parse(pkt, len, &h) < 0) return -1;
     p->rx_packets++;
     c->stats.rx_packets++;
@@ -245,6 +246,7 @@ static void forward_sr(sfu_core *c, sfu_participant *p, const rtcp_pkt *r) {
 
 int sfu_core_input_rtcp(sfu_core *c, uint32_t from, uint8_t *pkt, size_t len, uint64_t now) {
     sfu_participant *p = sfu_find(c, from);
+    if (now > c->now) c->now = now;
     if (!p || rtcp_validate(pkt, len) < 0) return -1;
     size_t off = 0;
     rtcp_pkt r;

@@ -126,6 +126,7 @@ struct sfu_core {
     int n_parts, cap_parts;
     sfu_participant *by_addr[SFU_ADDR_BUCKETS];
     uint64_t last_rate_ms, last_rr_ms;
+    uint64_t now; /* no_socket mode: the latest time the caller passed in */
     sfu_stats stats;
     uint8_t txbuf[SFU_SLOT];                        /* the copy being rewritten for one subscriber */
     uint8_t netbuf[SFU_SLOT + SFU_SRTP_TRAILER + 64]; /* the copy being protected and sent */
