@@ -82,9 +82,9 @@ static int parse_rtpmap(sdp_media *m, media_scratch *x, const char *v, const cha
     if (parse_num(&v, end, 127, &pt) < 0 || v >= end || *v != ' ') return -1;
     v++;
     size_t n = (size_t)(end - v);
-    if (n >= 4 && strncasecmp(v, "opus/48000", 10) == 0 && m->kind == SDP_AUDIO && x->opus_pt < 0)
+    if (n >= 10 && strncasecmp(v, "opus/48000", 10) == 0 && m->kind == SDP_AUDIO && x->opus_pt < 0)
         x->opus_pt = (int)pt;
-    else if (n >= 8 && strncasecmp(v, "VP8/90000", 9) == 0 && m->kind == SDP_VIDEO && x->vp8_pt < 0)
+    else if (n >= 9 && strncasecmp(v, "VP8/90000", 9) == 0 && m->kind == SDP_VIDEO && x->vp8_pt < 0)
         x->vp8_pt = (int)pt;
     return 0;
 }
