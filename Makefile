@@ -202,7 +202,7 @@ $(FUZZ_B)/fuzz_sfu_%: tests/fuzz/fuzz_sfu_%.c $(SFU_FUZZ_LIBSRC)
 fuzz-smoke-sfu: $(SFU_FUZZ_BIN)
 	@for f in $(SFU_FUZZ_BIN); do n=$${f##*/fuzz_sfu_}; mkdir -p $(FUZZ_B)/corpus-$$n; \
 		echo "fuzz $$n ($(FUZZ_SECONDS) s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 \
+		ASAN_OPTIONS=strict_string_checks=1 $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 \
 			$(FUZZ_B)/corpus-$$n tests/fuzz/corpus/$$n 2>$(FUZZ_B)/$$n.log || \
 			{ tail -40 $(FUZZ_B)/$$n.log; exit 1; }; done
 
