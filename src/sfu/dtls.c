@@ -35,8 +35,9 @@ struct sfu_dtls {
     char expect_fp[SFU_FINGERPRINT_LEN];
 };
 
-/* The BIO method is created once; it is immutable after creation, shared by all sessions.
- * Guarded by pthread_once-like logic: the SFU uses DTLS from one thread only. */
+/* Process-wide because OpenSSL BIO methods are: created by the first sfu_dtls_ctx_new, never
+ * changed afterwards, shared by every session. Created from one thread only (the SFU's loop,
+ * or a test's main thread), so no lock; it lives until exit. */
 static BIO_METHOD *bio_method;
 
 static int bio_write(BIO *b, const char *data, int len) {
