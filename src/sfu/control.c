@@ -93,6 +93,7 @@ static void handle(conn *k, const Parley__Sfu__ToSfu *q) {
     sfu_control *c = k->ctl;
     Parley__Sfu__Response r = PARLEY__SFU__RESPONSE__INIT;
     r.id = q->id;
+    /* Static: large, and the control server runs on the one loop thread (control.h). */
     static char answer[16384], err[256];
     static sfu_local_creds creds;
     static sfu_participant_info info[STATE_MAX];

@@ -103,7 +103,8 @@ int sfu_room_state(sfu_core *c, uint32_t room, sfu_participant_info *out, int ma
 int sfu_participant_info_get(sfu_core *c, uint32_t id, sfu_participant_info *out);
 
 typedef struct {
-    uint64_t rx_packets, forwarded, dropped, retransmitted, plis_sent, stun_ok, stun_bad;
+    uint64_t rx_packets, forwarded, dropped, retransmitted, plis_sent, nacks_sent, rtx_received;
+    uint64_t stun_ok, stun_bad;
 } sfu_stats;
 void sfu_core_stats(const sfu_core *c, sfu_stats *out);
 /* Bytes of heap the core holds for one participant (history, subscriptions), for the bench. */

@@ -147,6 +147,7 @@ static void setup_media(sfu_participant *p, const sdp_offer *o) {
             p->video_pt = m->pt;
             p->rtx_pt = m->rtx_pt;
             p->ext_rid = m->ext_rid;
+            p->ext_rrid = m->ext_rrid;
             p->ext_mid = m->ext_mid;
             p->n_layers = m->n_layers > SFU_MAX_LAYERS ? SFU_MAX_LAYERS : m->n_layers;
             for (int l = 0; l < p->n_layers; l++) {

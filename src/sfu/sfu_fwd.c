@@ -87,6 +87,44 @@ static void history_put(sfu_core *c, sfu_stream *st, const rtp_hdr *h, const uin
     memcpy(st->slab + (size_t)i * SFU_SLOT, pkt, len);
 }
 
+/* A gap of up to 16 in a publisher's video sequence: NACK the missing packets at once
+ * (RFC 4585 generic NACK). Larger gaps are left to the keyframe logic. */
+static void nack_gap(sfu_core *c, sfu_participant *p, const sfu_stream *st, uint16_t seq) {
+    uint16_t expected = (uint16_t)(st->max_seq + 1);
+    int gap = (int16_t)(seq - expected);
+    if (!st->seq_init || gap <= 0 || gap > 16) return;
+    uint16_t lost[16];
+    for (int i = 0; i < gap; i++) lost[i] = (uint16_t)(expected + i);
+    uint8_t b[64];
+    size_t n = rtcp_build_nack(b, sizeof b, 1, st->ssrc, lost, gap);
+    if (n && sfu_net_send(c, p, b, n, true) == 0) c->stats.nacks_sent++;
+}
+
+/* RFC 4588: an RTX packet carries the original sequence number in its first two payload
+ * bytes. Turns it back into the original packet in place; returns its layer or -1. The RTX
+ * SSRC is known from the SDP (FID) or learnt from the repaired-rtp-stream-id extension. */
+static int unwrap_rtx(sfu_participant *p, uint8_t *pkt, size_t *len, rtp_hdr *h) {
+    int layer = -1;
+    for (int l = 0; l < p->n_layers; l++)
+        if (p->video[l].rtx_ssrc && p->video[l].rtx_ssrc == h->ssrc) layer = l;
+    const rtp_ext *e = layer < 0 && p->ext_rrid ? rtp_find_ext(h, (uint8_t)p->ext_rrid) : NULL;
+    for (int l = 0; e && layer < 0 && l < p->n_layers; l++) {
+        size_t rl = strlen(p->video[l].rid);
+        if (rl && !p->video[l].rtx_ssrc && rl == e->len && memcmp(p->video[l].rid, e->data, rl) == 0) {
+            p->video[l].rtx_ssrc = h->ssrc;
+            layer = l;
+        }
+    }
+    if (layer < 0 || !p->video[layer].ssrc || h->payload_len < 2) return -1; /* padding probes */
+    uint16_t osn = (uint16_t)(h->payload[0] << 8 | h->payload[1]);
+    size_t off = (size_t)(h->payload - pkt);
+    memmove(pkt + off, pkt + off + 2, *len - off - 2);
+    *len -= 2;
+    pkt[1] = (uint8_t)((pkt[1] & 0x80) | (p->video_pt & 0x7f));
+    rtp_rewrite(pkt, osn, h->ts, p->video[layer].ssrc);
+    return rtp_parse(pkt, *len, h) == 0 ? layer : -1;
+}
+
 static void stream_rx(sfu_stream *st, const rtp_hdr *h, size_t len, uint64_t now) {
     st->packets++;
     st->bytes += len;
@@ -175,10 +213,15 @@ int sfu_core_input_rtp(sfu_core *c, uint32_t from, uint8_t *pkt, size_t len, uin
         }
         return 0;
     }
-    if (h.pt != p->video_pt || p->video_pt < 0) return -1; /* rtx and others: not forwarded */
-    int layer = video_layer(p, &h);
-    if (layer < 0) return -1;
+    int layer;
+    if (p->rtx_pt >= 0 && h.pt == p->rtx_pt) {
+        if ((layer = unwrap_rtx(p, pkt, &len, &h)) < 0) return -1;
+        c->stats.rtx_received++;
+    } else if (h.pt != p->video_pt || p->video_pt < 0 || (layer = video_layer(p, &h)) < 0) {
+        return -1;
+    }
     sfu_stream *st = &p->video[layer];
+    nack_gap(c, p, st, h.seq);
     stream_rx(st, &h, len, now);
     history_put(c, st, &h, pkt, len);
     if (p->video_muted) return 0;

@@ -84,7 +84,7 @@ struct sfu_participant {
     sfu_participant *addr_next; /* address hash chain */
     /* published media */
     int audio_pt, video_pt, rtx_pt;
-    int ext_audio_level, ext_rid, ext_mid;
+    int ext_audio_level, ext_rid, ext_rrid, ext_mid;
     bool audio_muted, video_muted;
     sfu_stream audio;
     sfu_stream video[SFU_MAX_LAYERS];

@@ -17,11 +17,19 @@ typedef struct {
     int plis;
     uint32_t pli_ssrc[64];
     int rtcp_other;
+    uint16_t nacked[64];
+    int n_nacked;
+    uint32_t nack_ssrc;
     bool slow;
 } sink;
 static sink sinks[8];
 static int speaker_events;
 static uint32_t speaker;
+
+static void note_nack(void *arg, uint16_t seq) {
+    sink *s = arg;
+    if (s->n_nacked < 64) s->nacked[s->n_nacked++] = seq;
+}
 
 static int plain_out(void *arg, uint32_t id, const uint8_t *pkt, size_t len, bool rtcp) {
     if (id >= 8) return -1;
@@ -34,6 +42,9 @@ static int plain_out(void *arg, uint32_t id, const uint8_t *pkt, size_t len, boo
             if (r.pt == RTCP_PSFB && r.fmt == RTCP_FMT_PLI) {
                 if (s->plis < 64) s->pli_ssrc[s->plis] = r.media_ssrc;
                 s->plis++;
+            } else if (r.pt == RTCP_RTPFB && r.fmt == RTCP_FMT_NACK) {
+                s->nack_ssrc = r.media_ssrc;
+                rtcp_nack_foreach(&r, note_nack, s);
             } else {
                 s->rtcp_other++;
             }
@@ -77,6 +88,7 @@ static int add_pub(sfu_core *c, uint32_t id, uint32_t base) {
     a->ssrc[0] = base; a->ext_audio_level = 1; snprintf(a->mid, sizeof a->mid, "0");
     v->kind = SDP_VIDEO; v->accepted = true; v->pt = 96; v->rtx_pt = 97; v->n_layers = 3;
     for (int l = 0; l < 3; l++) v->ssrc[l] = base + 1 + (uint32_t)l;
+    for (int l = 0; l < 3; l++) v->rtx_ssrc[l] = base + 51 + (uint32_t)l;
     snprintf(v->mid, sizeof v->mid, "1");
     return sfu_participant_add(c, 1, id, &o, NULL);
 }
@@ -359,9 +371,70 @@ TEST(active_speaker) {
     uv_loop_close(&loop);
 }
 
+/* A video packet with an explicit sequence number on layer 0 of publisher 1 (ssrc 101). */
+static void video_seq(sfu_core *c, uint16_t seq, bool key, uint8_t tag) {
+    uint8_t p[64];
+    size_t n = rtp_write_header(p, sizeof p, 96, true, seq, 3000u * seq, 101);
+    p[n++] = 0x10; p[n++] = key ? 0x00 : 0x01; p[n++] = 0; p[n++] = tag;
+    CHECK_EQ_INT(sfu_core_input_rtp(c, 1, p, n, now_ms), 0);
+}
+
+TEST(upstream_nack_and_rtx) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    memset(sinks, 0, sizeof sinks);
+    sfu_core *c = make_core(&loop);
+    if (!c) { CHECK(0); return; }
+    sfu_room_create(c, 1);
+    add_pub(c, 1, 100);
+    add_sub(c, 3);
+    sfu_subscribe(c, 3, 1, 180);
+    video_seq(c, 10, true, 0xa0);
+    video_seq(c, 11, false, 0xa1);
+    video_seq(c, 14, false, 0xa4); /* 12 and 13 lost on the way in */
+    CHECK_EQ_INT(sinks[1].n_nacked, 2);
+    CHECK_EQ_INT(sinks[1].nacked[0], 12);
+    CHECK_EQ_INT(sinks[1].nacked[1], 13);
+    CHECK_EQ_INT(sinks[1].nack_ssrc, 101);
+    /* The publisher retransmits 12 on its RTX stream (ssrc 151, pt 97, OSN first). */
+    uint8_t p[64];
+    size_t n = rtp_write_header(p, sizeof p, 97, true, 500, 3000u * 12, 151);
+    p[n++] = 0; p[n++] = 12; /* OSN */
+    p[n++] = 0x10; p[n++] = 0x01; p[n++] = 0; p[n++] = 0xa2;
+    CHECK_EQ_INT(sfu_core_input_rtp(c, 1, p, n, now_ms), 0);
+    CHECK_EQ_INT(sinks[3].n_rtp, 4);
+    if (sinks[3].n_rtp == 4) {
+        const got_pkt *first = &sinks[3].rtp[0], *rtx = &sinks[3].rtp[3];
+        CHECK_EQ_INT(rtx->ssrc, first->ssrc);
+        CHECK_EQ_INT(rtx->seq, (uint16_t)(first->seq + 2)); /* its place in the sequence */
+        CHECK_EQ_INT(rtx->ts, first->ts + 2 * 3000);
+        CHECK_EQ_INT(rtx->len, 4);
+        CHECK_EQ_INT(rtx->payload[3], 0xa2);
+    }
+    /* RTX with an unknown SSRC, or too short to hold an OSN, is dropped. */
+    n = rtp_write_header(p, sizeof p, 97, true, 501, 0, 999);
+    p[n++] = 0; p[n++] = 13;
+    CHECK_EQ_INT(sfu_core_input_rtp(c, 1, p, n, now_ms), -1);
+    n = rtp_write_header(p, sizeof p, 97, true, 502, 0, 151);
+    p[n++] = 0;
+    CHECK_EQ_INT(sfu_core_input_rtp(c, 1, p, n, now_ms), -1);
+    /* A gap larger than 16 is not NACKed packet by packet. */
+    int before = sinks[1].n_nacked;
+    video_seq(c, 60, false, 0);
+    CHECK_EQ_INT(sinks[1].n_nacked, before);
+    sfu_stats st;
+    sfu_core_stats(c, &st);
+    CHECK_EQ_INT(st.nacks_sent, 1);
+    CHECK_EQ_INT(st.rtx_received, 1);
+    sfu_core_free(c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+}
+
 int main(void) {
     RUN(simulcast_switch_nack_slow);
     RUN(remb_lowers_layer);
     RUN(active_speaker);
+    RUN(upstream_nack_and_rtx);
     return UNIT_DONE("test_sfu_fwd");
 }
