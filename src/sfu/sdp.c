@@ -245,7 +245,8 @@ static int parse_mline(sdp_offer *o, const char *v, size_t n, char *err, size_t 
     const char *rest;
     /* <media> <port> <proto> <fmt>...: kept to echo it back with port 0 if rejected. */
     const char *sp1 = memchr(v, ' ', n), *sp2 = sp1 ? memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - v)) : NULL;
-    if (!sp1 || !sp2 || sp2 + 1 >= v + n || n >= sizeof m->mline) return fail(err, el, "bad m-line");
+    if (n >= sizeof m->mline) return fail(err, el, "m-line too long");
+    if (!sp1 || !sp2 || sp2 + 1 >= v + n) return fail(err, el, "bad m-line");
     memcpy(m->mline, v, (size_t)(sp1 - v));
     m->mline[sp1 - v] = 0;
     strncat(m->mline, " 0", sizeof m->mline - strlen(m->mline) - 1);
@@ -337,7 +338,7 @@ static const char *answer_dir(sdp_dir d) {
     }
 }
 
-static void answer_media(sbuf *b, const sdp_media *m, const sdp_answer_params *p) {
+static void answer_media(sbuf *b, const sdp_media *m, const sdp_answer_params *p, int idx) {
     const char *kind = m->kind == SDP_AUDIO ? "audio" : "video";
     if (!m->accepted) { /* rejected m-line: port 0, the offered proto and formats (RFC 8866 5.14) */
         put(b, "m=%s\r\nc=IN IP4 0.0.0.0\r\na=mid:%s\r\n", m->mline, m->mid);
@@ -357,6 +358,17 @@ static void answer_media(sbuf *b, const sdp_media *m, const sdp_answer_params *p
         put(b, "a=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\na=rtcp-fb:%d ccm fir\r\n"
                "a=rtcp-fb:%d goog-remb\r\n", m->pt, m->pt, m->pt, m->pt);
         if (m->rtx_pt >= 0) put(b, "a=rtpmap:%d rtx/90000\r\na=fmtp:%d apt=%d\r\n", m->rtx_pt, m->rtx_pt, m->pt);
+    }
+    uint32_t ssrc = p->send_ssrc ? p->send_ssrc[idx] : 0;
+    if (m->dir == SDP_RECVONLY) {
+        /* The SFU sends here: its SSRC is the demultiplexing key for the browser, so no
+         * mid/rid extensions are negotiated on this m-line (forwarded packets carry the
+         * publisher's values, which must not be read as this m-line's). */
+        if (ssrc)
+            put(b, "a=msid:parley-sfu %s%d\r\na=ssrc:%u cname:parley-sfu\r\na=ssrc:%u msid:parley-sfu %s%d\r\n",
+                kind, idx, ssrc, ssrc, kind, idx);
+        if (m->ext_audio_level) put(b, "a=extmap:%d urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", m->ext_audio_level);
+        return;
     }
     if (m->ext_twcc) put(b, "a=rtcp-fb:%d transport-cc\r\n", m->pt);
     if (m->ext_audio_level) put(b, "a=extmap:%d urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", m->ext_audio_level);
@@ -380,6 +392,6 @@ long sdp_build_answer(const sdp_offer *o, const sdp_answer_params *p, char *out,
     for (int i = 0; i < o->n_media; i++)
         if (o->media[i].accepted) put(&b, " %s", o->media[i].mid);
     put(&b, "\r\na=ice-lite\r\na=msid-semantic: WMS *\r\n");
-    for (int i = 0; i < o->n_media; i++) answer_media(&b, &o->media[i], p);
+    for (int i = 0; i < o->n_media; i++) answer_media(&b, &o->media[i], p, i);
     return b.ok ? (long)b.len : -1;
 }

@@ -24,7 +24,7 @@ typedef enum { SDP_SENDRECV = 0, SDP_SENDONLY, SDP_RECVONLY, SDP_INACTIVE } sdp_
 typedef struct {
     sdp_kind kind;
     char mid[SDP_TOKEN];
-    char mline[128]; /* the m-line's value, echoed with port 0 when the section is rejected */
+    char mline[1024]; /* the m-line's value, echoed with port 0 when the section is rejected */
     sdp_dir dir;
     bool rtcp_mux;
     bool accepted; /* has a codec we take (opus / VP8) */
@@ -54,6 +54,9 @@ typedef struct {
     const char *host; /* candidate address, e.g. "127.0.0.1" */
     int port;
     uint64_t session_id;
+    /* Per offered m-line: the SSRC the SFU will send on it (recvonly m-lines: the receive
+     * slots of sfu_core), 0 for none. NULL: no m-line gets SFU-sent streams. */
+    const uint32_t *send_ssrc;
 } sdp_answer_params;
 
 /* Writes the answer (NUL-terminated); returns its length or -1 if cap is too small. */

@@ -133,11 +133,19 @@ static void stream_free(sfu_stream *s) {
     free(s->slab);
 }
 
+static uint32_t random_ssrc(void);
+
 static void setup_media(sfu_participant *p, const sdp_offer *o) {
     static const int heights[SFU_MAX_LAYERS] = { 180, 360, 720 };
     p->audio_pt = p->video_pt = p->rtx_pt = -1;
     for (int i = 0; i < o->n_media; i++) {
         const sdp_media *m = &o->media[i];
+        if (m->accepted && m->dir == SDP_RECVONLY && m->kind != SDP_OTHER) {
+            p->slots[p->n_slots].kind = m->kind;
+            p->slots[p->n_slots].pt = m->pt;
+            p->slots[p->n_slots].ssrc = random_ssrc();
+            p->n_slots++;
+        }
         if (!m->accepted || m->dir == SDP_RECVONLY || m->dir == SDP_INACTIVE) continue;
         if (m->kind == SDP_AUDIO && p->audio_pt < 0) {
             p->audio_pt = m->pt;
@@ -227,8 +235,14 @@ int sfu_participant_add_sdp(sfu_core *c, uint32_t room, uint32_t id, const char 
     }
     uint64_t sid;
     RAND_bytes((unsigned char *)&sid, sizeof sid);
+    /* The recvonly m-lines got receive slots in offer order (setup_media). */
+    uint32_t send_ssrc[SDP_MAX_MEDIA] = { 0 };
+    sfu_participant *p = sfu_find(c, id);
+    for (int i = 0, k = 0; i < o.n_media && p; i++)
+        if (o.media[i].accepted && o.media[i].dir == SDP_RECVONLY && o.media[i].kind != SDP_OTHER)
+            send_ssrc[i] = p->slots[k++].ssrc;
     sdp_answer_params ap = { local.ufrag, local.pwd, local.fingerprint, c->cfg.bind_addr,
-                             c->port, sid >> 2 };
+                             c->port, sid >> 2, send_ssrc };
     if (sdp_build_answer(&o, &ap, answer, answer_cap) < 0) {
         sfu_participant_remove(c, id);
         snprintf(err, err_len, "answer does not fit in %zu bytes", answer_cap);
@@ -240,6 +254,8 @@ int sfu_participant_add_sdp(sfu_core *c, uint32_t room, uint32_t id, const char 
 
 static void drop_sub(sfu_sub *s) {
     sfu_participant *pub = s->pub, *sub = s->sub;
+    if (s->video_slot >= 0) sub->slots[s->video_slot].used = false;
+    if (s->audio_slot >= 0) sub->slots[s->audio_slot].used = false;
     for (int i = 0; i < pub->n_fanout; i++)
         if (pub->fanout[i] == s) { pub->fanout[i] = pub->fanout[--pub->n_fanout]; break; }
     for (int i = 0; i < sub->n_subs; i++)
@@ -301,6 +317,21 @@ int sfu_subscribe(sfu_core *c, uint32_t subscriber, uint32_t publisher, int max_
     s->cur = s->target = -1;
     s->video_ssrc = random_ssrc();
     s->audio_ssrc = random_ssrc();
+    s->video_pt = s->audio_pt = s->video_slot = s->audio_slot = -1;
+    for (int i = 0; i < sub->n_slots; i++) {
+        if (sub->slots[i].used) continue;
+        if (sub->slots[i].kind == SDP_VIDEO && s->video_slot < 0 && pub->n_layers > 0) {
+            s->video_slot = i;
+            s->video_ssrc = sub->slots[i].ssrc;
+            s->video_pt = sub->slots[i].pt;
+            sub->slots[i].used = true;
+        } else if (sub->slots[i].kind == SDP_AUDIO && s->audio_slot < 0 && pub->audio_pt >= 0) {
+            s->audio_slot = i;
+            s->audio_ssrc = sub->slots[i].ssrc;
+            s->audio_pt = sub->slots[i].pt;
+            sub->slots[i].used = true;
+        }
+    }
     s->v_seq_off = (uint16_t)random_ssrc();
     s->v_last_seq = (uint16_t)(s->v_seq_off - 1);
     s->v_last_ts = random_ssrc();

@@ -29,11 +29,14 @@ void sfu_fwd_choose_layer(sfu_sub *s) {
     int n_video = 0;
     for (int i = 0; i < s->sub->n_subs; i++) n_video += s->sub->subs[i]->pub->n_layers > 0;
     uint64_t budget = s->sub->remb && n_video ? s->sub->remb / (uint64_t)n_video : 0;
+    /* Only layers the publisher is sending count, unless it sends none yet (a browser
+     * starts with the low layers and adds the others as its bandwidth estimate grows). */
+    bool any_active = false;
+    for (int l = 0; l < pub->n_layers; l++) any_active |= layer_active(&pub->video[l], now);
     int best = -1;
     for (int l = 0; l < pub->n_layers; l++) {
         const sfu_stream *st = &pub->video[l];
-        bool seen = st->packets > 0;
-        if (seen && !layer_active(st, now)) continue;
+        if (any_active && !layer_active(st, now)) continue;
         if (best >= 0 && st->height > s->max_height) break;
         if (best >= 0 && budget && st->bitrate > budget) break;
         best = l;
@@ -166,6 +169,7 @@ static void forward_video(sfu_core *c, sfu_sub *s, int layer, bool keyframe, uin
     m->layer = (int8_t)layer;
     m->out_ts = out_ts;
     rtp_rewrite(pkt, out_seq, out_ts, s->video_ssrc);
+    if (s->video_pt >= 0) pkt[1] = (uint8_t)((pkt[1] & 0x80) | (s->video_pt & 0x7f));
     s->v_packets++;
     s->v_octets += h->payload_len;
     send_counted(c, s->sub, pkt, len);
@@ -180,6 +184,7 @@ static void forward_audio(sfu_core *c, sfu_sub *s, uint8_t *pkt, size_t len, con
     uint16_t out_seq = (uint16_t)(h->seq + s->a_seq_off);
     if ((int16_t)(out_seq - s->a_last_seq) > 0) s->a_last_seq = out_seq;
     rtp_rewrite(pkt, out_seq, h->ts + s->a_ts_off, s->audio_ssrc);
+    if (s->audio_pt >= 0) pkt[1] = (uint8_t)((pkt[1] & 0x80) | (s->audio_pt & 0x7f));
     send_counted(c, s->sub, pkt, len);
 }
 
@@ -255,6 +260,7 @@ static void resend(void *arg, uint16_t out_seq) {
     if (st->slots[i].len == 0 || st->slots[i].seq != m->in_seq) return;
     memcpy(c->txbuf, st->slab + (size_t)i * SFU_SLOT, st->slots[i].len);
     rtp_rewrite(c->txbuf, out_seq, m->out_ts, s->video_ssrc);
+    if (s->video_pt >= 0) c->txbuf[1] = (uint8_t)((c->txbuf[1] & 0x80) | (s->video_pt & 0x7f));
     if (sfu_net_send(c, s->sub, c->txbuf, st->slots[i].len, false) == 0) {
         s->sub->retransmitted++;
         c->stats.retransmitted++;

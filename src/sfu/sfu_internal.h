@@ -59,6 +59,8 @@ typedef struct {
     bool need_rebase;
     uint16_t switch_seq; /* first in seq of the current layer after a switch */
     uint32_t video_ssrc, audio_ssrc; /* what the subscriber sees */
+    int video_pt, audio_pt;          /* the subscriber's payload types, -1: keep the publisher's */
+    int video_slot, audio_slot;      /* receive slots used, -1 none */
     uint16_t v_seq_off, a_seq_off;
     uint32_t v_ts_off, a_ts_off;
     uint16_t v_last_seq, a_last_seq;
@@ -91,6 +93,10 @@ struct sfu_participant {
     int n_layers;
     double level; /* smoothed loudness, 0 (silent) .. 127 */
     uint64_t last_level_ms;
+    /* receive slots: the recvonly m-lines of the participant's offer, each answered with an
+     * SFU SSRC; a subscription takes a free slot of its kind (else it gets a random SSRC) */
+    struct { sdp_kind kind; int pt; uint32_t ssrc; bool used; } slots[SDP_MAX_MEDIA];
+    int n_slots;
     /* received media */
     sfu_sub *subs[SFU_MAX_SUBS];
     int n_subs;

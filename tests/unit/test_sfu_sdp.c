@@ -49,7 +49,7 @@ TEST(chromium_offer) {
     CHECK_EQ_INT(v->ext_twcc, 3);
 
     static char ans[8192];
-    sdp_answer_params p = { "abcd", "0123456789abcdef012345", o.fingerprint, "127.0.0.1", 40000, 42 };
+    sdp_answer_params p = { "abcd", "0123456789abcdef012345", o.fingerprint, "127.0.0.1", 40000, 42, NULL };
     long n = sdp_build_answer(&o, &p, ans, sizeof ans);
     CHECK(n > 0);
     CHECK(strstr(ans, "a=ice-lite\r\n") != NULL);
@@ -97,7 +97,7 @@ TEST(ssrc_group_sim_offer) {
     CHECK(!o.media[1].accepted);
     CHECK_EQ_STR(o.fingerprint, "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF");
     char ans[4096];
-    sdp_answer_params p = { "abcd", "0123456789abcdef012345", o.fingerprint, "::1", 1, 1 };
+    sdp_answer_params p = { "abcd", "0123456789abcdef012345", o.fingerprint, "::1", 1, 1, NULL };
     CHECK(sdp_build_answer(&o, &p, ans, sizeof ans) > 0);
     CHECK(strstr(ans, "a=recvonly\r\n") != NULL);
     CHECK(strstr(ans, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\n") != NULL);

@@ -136,11 +136,48 @@ test("Chromium publishes audio and 3-layer simulcast video to parley-sfu", { tim
     assert.equal(state.publishingAudio, true);
     assert.ok(state.videoLayers >= 1, `video layers seen: ${state.videoLayers}`);
     assert.ok(state.rxPackets > 100n, `rx ${state.rxPackets}`);
-    // A second, bad offer is refused and changes nothing.
-    r = await ctl.call({ case: "addParticipant", value: { room: 1, participant: 8, offerSdp: "v=0\r\nbad" } });
+    // A bad offer is refused and changes nothing.
+    r = await ctl.call({ case: "addParticipant", value: { room: 1, participant: 9, offerSdp: "v=0\r\nbad" } });
     assert.equal(r.ok, false);
     r = await ctl.call({ case: "roomState", value: { room: 1 } });
     assert.equal(r.participants.length, 1);
+
+    // A second browser receives: recvonly audio + video; the SFU answers with its SSRCs on
+    // them, forwards the publisher's streams (asking it for a keyframe) and the browser decodes.
+    const sub = await browser.newPage();
+    await sub.goto("about:blank");
+    const offer2 = await sub.evaluate(async () => {
+      const pc = new RTCPeerConnection();
+      window.pc = pc;
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      pc.addTransceiver("video", { direction: "recvonly" });
+      await pc.setLocalDescription(await pc.createOffer());
+      return pc.localDescription.sdp;
+    });
+    r = await ctl.call({ case: "addParticipant", value: { room: 1, participant: 8, offerSdp: offer2 } });
+    assert.equal(r.ok, true, r.error);
+    assert.match(r.answerSdp, /a=sendonly\r\n/);
+    await sub.evaluate(async (sdp) => { await window.pc.setRemoteDescription({ type: "answer", sdp }); }, r.answerSdp);
+    await sub.waitForFunction(() => window.pc.connectionState === "connected", null, { timeout: 15000 });
+    r = await ctl.call({ case: "subscribe", value: { subscriber: 8, publisher: 7, maxHeight: 720 } });
+    assert.equal(r.ok, true, r.error);
+    let got = {};
+    for (let i = 0; i < 100; i++) {
+      got = await sub.evaluate(async () => {
+        const out = { audio: 0, video: 0, frames: 0 };
+        (await window.pc.getStats()).forEach((s) => {
+          if (s.type !== "inbound-rtp") return;
+          if (s.kind === "audio") out.audio = s.packetsReceived;
+          if (s.kind === "video") { out.video = s.packetsReceived; out.frames = s.framesDecoded || 0; }
+        });
+        return out;
+      });
+      if (got.audio > 20 && got.frames > 5) break;
+      await sleep(100);
+    }
+    console.log(`subscriber stats: ${JSON.stringify(got)}`);
+    assert.ok(got.audio > 20, "subscriber receives audio");
+    assert.ok(got.frames > 5, "subscriber decodes video frames");
     ctl.conn.destroy();
   } finally {
     await browser.close();
