@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #define MAXP 4096
-typedef struct { uint16_t seq; uint32_t ssrc, ts; uint8_t payload[8]; size_t len; } got_pkt;
+typedef struct { uint16_t seq; uint32_t ssrc, ts; uint8_t pt; uint8_t payload[8]; size_t len; } got_pkt;
 typedef struct {
     got_pkt rtp[MAXP];
     int n_rtp;
@@ -54,7 +54,7 @@ static int plain_out(void *arg, uint32_t id, const uint8_t *pkt, size_t len, boo
     rtp_hdr h;
     if (rtp_parse(pkt, len, &h) < 0 || s->n_rtp == MAXP) return 0;
     got_pkt *g = &s->rtp[s->n_rtp++];
-    g->seq = h.seq; g->ssrc = h.ssrc; g->ts = h.ts;
+    g->seq = h.seq; g->ssrc = h.ssrc; g->ts = h.ts; g->pt = h.pt;
     g->len = h.payload_len;
     memcpy(g->payload, h.payload, h.payload_len < 8 ? h.payload_len : 8);
     return 0;
@@ -431,10 +431,62 @@ TEST(upstream_nack_and_rtx) {
     uv_loop_close(&loop);
 }
 
+/* A receiving browser's offer: recvonly audio (pt 109) and video (pt 100). */
+static const char *recv_offer =
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+    "a=ice-ufrag:recv\r\na=ice-pwd:pppppppppppppppppppppppp\r\n"
+    "a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 109\r\na=mid:0\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:109 opus/48000/2\r\n"
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 100\r\na=mid:1\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:100 VP8/90000\r\n"
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n";
+
+TEST(receive_slots_and_active_layers) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    memset(sinks, 0, sizeof sinks);
+    memset(vseq, 0, sizeof vseq);
+    sfu_core *c = make_core(&loop);
+    if (!c) { CHECK(0); return; }
+    sfu_room_create(c, 1);
+    add_pub(c, 1, 100);
+    static char answer[8192];
+    char err[128];
+    CHECK_EQ_INT(sfu_participant_add_sdp(c, 1, 3, recv_offer, strlen(recv_offer), answer, sizeof answer,
+                                         NULL, err, sizeof err), 0);
+    /* Both m-lines answered sendonly, each with its own SSRC, no mid extension. */
+    const char *v = strstr(answer, "m=video");
+    CHECK(v != NULL);
+    if (!v) return;
+    unsigned a_ssrc = 0, v_ssrc = 0;
+    const char *as = strstr(answer, "a=ssrc:"), *vs = strstr(v, "a=ssrc:");
+    CHECK(as && vs && as < v);
+    if (as) sscanf(as, "a=ssrc:%u", &a_ssrc);
+    if (vs) sscanf(vs, "a=ssrc:%u", &v_ssrc);
+    CHECK(a_ssrc && v_ssrc && a_ssrc != v_ssrc);
+    CHECK(strstr(answer, "a=sendonly\r\n") != NULL);
+    CHECK(strstr(answer, "sdes:mid") == NULL);
+    CHECK_EQ_INT(sfu_subscribe(c, 3, 1, 720), 0);
+    /* The publisher sends only its low layer (as a browser starts): a 720p subscriber gets
+     * that rather than waiting for a layer that is not there. */
+    for (int f = 0; f < 5; f++) { video(c, 1, 100, 0, f == 0); now_ms += 33; }
+    sfu_core_tick(c, now_ms);
+    for (int f = 0; f < 5; f++) { video(c, 1, 100, 0, f == 0); now_ms += 33; }
+    CHECK(sinks[3].n_rtp >= 5);
+    for (int i = 0; i < sinks[3].n_rtp; i++) {
+        CHECK_EQ_INT(sinks[3].rtp[i].ssrc, v_ssrc);
+        CHECK_EQ_INT(sinks[3].rtp[i].pt, 100); /* the subscriber's payload type, not 96 */
+    }
+    sfu_core_free(c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+}
+
 int main(void) {
     RUN(simulcast_switch_nack_slow);
     RUN(remb_lowers_layer);
     RUN(active_speaker);
     RUN(upstream_nack_and_rtx);
+    RUN(receive_slots_and_active_layers);
     return UNIT_DONE("test_sfu_fwd");
 }
