@@ -246,14 +246,15 @@ int sfu_core_input_rtp(sfu_core *c, uint32_t from, uint8_t *pkt, size_t len, uin
 }
 
 /* NACK from a subscriber: resend from the publisher's history, rewritten as first sent. */
-typedef struct { sfu_core *c; sfu_sub *s; } nack_ctx;
+typedef struct { sfu_core *c; sfu_sub *s; int budget; } nack_ctx;
 
 static void resend(void *arg, uint16_t out_seq) {
     nack_ctx *n = arg;
     sfu_sub *s = n->s;
     sfu_core *c = n->c;
     const sfu_outmap *m = &s->outmap[out_seq % SFU_OUTMAP];
-    if (m->layer < 0 || m->out_seq != out_seq) return;
+    if (n->budget <= 0 || m->layer < 0 || m->out_seq != out_seq) return;
+    n->budget--;
     sfu_stream *st = &s->pub->video[m->layer];
     if (!st->slots) return;
     unsigned i = m->in_seq % c->cfg.history_packets;
@@ -306,7 +307,7 @@ int sfu_core_input_rtcp(sfu_core *c, uint32_t from, uint8_t *pkt, size_t len, ui
         } else if (r.pt == RTCP_RTPFB && r.fmt == RTCP_FMT_NACK) {
             sfu_sub *s = sub_by_ssrc(p, r.media_ssrc, &video);
             if (s && video) {
-                nack_ctx n = { c, s };
+                nack_ctx n = { c, s, SFU_MAX_RESEND_PER_NACK };
                 rtcp_nack_foreach(&r, resend, &n);
             }
         } else if (r.pt == RTCP_PSFB && (r.fmt == RTCP_FMT_PLI || r.fmt == RTCP_FMT_FIR)) {

@@ -19,6 +19,7 @@
 #define SFU_SLOT 1500            /* bytes per history slot; larger packets are not kept */
 #define SFU_OUTMAP 512           /* per subscription: out seq -> (layer, in seq) for NACKs */
 #define SFU_PLI_INTERVAL_MS 300
+#define SFU_MAX_RESEND_PER_NACK 64 /* one NACK packet can name ~6000 seqs: cap the work */
 
 typedef struct sfu_participant sfu_participant;
 typedef struct sfu_room sfu_room;

@@ -225,6 +225,16 @@ TEST(simulcast_switch_nack_slow) {
     nl = rtcp_build_nack(nack, sizeof nack, 9, sinks[4].rtp[0].ssrc, lost, 1);
     sfu_core_input_rtcp(c, 3, nack, nl, now_ms);
     CHECK_EQ_INT(sinks[3].n_rtp, n3 + 2);
+    /* A NACK naming every packet ever sent (a flood) is answered for at most 64. */
+    for (int f = 0; f < 100; f++) frame_all(c, -1); /* 100 more packets to subscriber 3 */
+    static uint16_t all[600];
+    for (int i = 0; i < 600; i++) all[i] = (uint16_t)(sinks[3].rtp[0].seq + i);
+    static uint8_t big[1400];
+    size_t bl = rtcp_build_nack(big, sizeof big, 9, vssrc, all, 600);
+    CHECK(bl > 0);
+    int before_flood = sinks[3].n_rtp;
+    CHECK_EQ_INT(sfu_core_input_rtcp(c, 3, big, bl, now_ms), 0);
+    CHECK_EQ_INT(sinks[3].n_rtp - before_flood, 64);
     /* Malformed RTCP is refused. */
     nack[3] = 40;
     CHECK_EQ_INT(sfu_core_input_rtcp(c, 3, nack, nl, now_ms), -1);
