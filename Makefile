@@ -36,6 +36,10 @@ LIBS = $(PKG_LIBS) -lm
 BENCH_PKGS = libstrophe libmosquitto libnats
 BENCH_CFLAGS := $(shell pkg-config --cflags $(BENCH_PKGS) 2>/dev/null)
 BENCH_LIBS := $(shell pkg-config --libs $(BENCH_PKGS) 2>/dev/null)
+# parley-sfu (src/sfu) alone needs libsrtp2 and zlib (STUN FINGERPRINT is zlib's crc32).
+SFU_PKGS = libsrtp2 zlib
+SFU_CFLAGS := $(shell pkg-config --cflags $(SFU_PKGS) 2>/dev/null)
+SFU_LIBS := $(shell pkg-config --libs $(SFU_PKGS) 2>/dev/null)
 
 GEN_C = $(B)/gen/parley.pb-c.c
 GEN_H = $(B)/gen/parley.pb-c.h
@@ -48,6 +52,8 @@ CLI_SRC = $(wildcard src/cli/*.c)
 RELAY_SRC = bench/relay.c
 BENCH_SRC = $(filter-out $(RELAY_SRC),$(wildcard bench/*.c))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
+SFU_SRC = $(wildcard src/sfu/*.c)
+SFU_BENCH_SRC = $(wildcard bench/sfu/*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 COMMON_O = $(call obj,$(COMMON_SRC)) $(GEN_O)
@@ -56,6 +62,9 @@ SERVER_LIB_O = $(filter-out $(B)/obj/src/server/main.o,$(SERVER_O))
 LIB_O = $(call obj,$(LIB_SRC))
 CLI_O = $(call obj,$(CLI_SRC))
 BENCH_O = $(call obj,$(BENCH_SRC))
+SFU_O = $(call obj,$(SFU_SRC))
+SFU_LIB_O = $(filter-out $(B)/obj/src/sfu/main.o,$(SFU_O))
+SFU_BENCH_O = $(call obj,$(SFU_BENCH_SRC))
 
 BIN = $(B)/bin
 PARLEYD = $(BIN)/parleyd
@@ -65,13 +74,16 @@ RELAY = $(BIN)/parley-relay
 # The secret-chat crypto micro-benchmark (bench/sc/, outside BENCH_SRC's wildcard: it links
 # libparley's internals, not just its public API).
 SC_BENCH = $(BIN)/parley-sc-bench
+SFU = $(BIN)/parley-sfu
+SFU_BENCH = $(BIN)/parley-sfu-bench
 LIBPARLEY_A = $(B)/lib/libparley.a
 LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps web-deps run test test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus
+.PHONY: all deps web-deps run test test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus fuzz-smoke-sfu
 all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(SC_BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
+all: $(SFU) $(if $(SFU_BENCH_SRC),$(SFU_BENCH))
 
 WEB_SRC = $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json \
 	web/package-lock.json proto/parley.proto
@@ -151,6 +163,56 @@ $(B)/tests/test_common_%: $(B)/obj/tests/unit/test_common_%.o tests/unit/unit.h 
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(COMMON_O) $(LIBS)
 
+# The SFU (src/sfu): its modules are linked into parley-sfu, its unit tests and its bench.
+$(B)/obj/src/sfu/%.o: CFLAGS_OURS += $(SFU_CFLAGS)
+$(B)/obj/tests/unit/test_sfu_%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS) -DSFU_TEST_DATA='"$(CURDIR)/tests/unit/data"'
+$(B)/obj/bench/sfu/%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS)
+
+# proto/sfu.proto: the SFU's control channel, compiled like parley.proto.
+SFU_GEN_C = $(B)/gen/sfu.pb-c.c
+SFU_GEN_H = $(B)/gen/sfu.pb-c.h
+SFU_GEN_O = $(B)/obj/gen/sfu.pb-c.o
+$(SFU_GEN_C) $(SFU_GEN_H): proto/sfu.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -Iproto proto/sfu.proto
+$(SFU_GEN_O): $(SFU_GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) -c $< -o $@
+$(SFU_O) $(call obj,$(wildcard tests/unit/test_sfu_*.c)) $(SFU_BENCH_O): $(SFU_GEN_H)
+
+$(SFU): $(SFU_O) $(SFU_GEN_O) $(COMMON_O)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SFU_LIBS) $(LIBS)
+
+$(SFU_BENCH): $(SFU_BENCH_O) $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SFU_LIBS) $(LIBS)
+
+$(B)/tests/test_sfu_%: $(B)/obj/tests/unit/test_sfu_%.o tests/unit/unit.h $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O) $(SFU_LIBS) $(LIBS)
+
+# libFuzzer targets for the SFU's parsers (tests/fuzz/fuzz_sfu_*.c), built with clang into
+# build-fuzz/ and each run for FUZZ_SECONDS over its committed corpus (tests/fuzz/corpus/<name>).
+FUZZ_B = build-fuzz
+FUZZ_SECONDS ?= 10
+SFU_FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -Isrc/sfu -Isrc/common $(SFU_CFLAGS)
+SFU_FUZZ_SRC = $(wildcard tests/fuzz/fuzz_sfu_*.c)
+SFU_FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(SFU_FUZZ_SRC))
+# The parsers are pure (no logging, no libuv), so the targets link only these files.
+SFU_FUZZ_LIBSRC = src/sfu/stun.c src/sfu/rtp.c src/sfu/sdp.c
+$(FUZZ_B)/fuzz_sfu_%: tests/fuzz/fuzz_sfu_%.c $(SFU_FUZZ_LIBSRC)
+	@mkdir -p $(FUZZ_B)
+	clang $(SFU_FUZZ_FLAGS) -o $@ $< $(SFU_FUZZ_LIBSRC) $(SFU_LIBS) $(PKG_LIBS)
+.PHONY: fuzz-smoke-sfu
+fuzz-smoke-sfu: $(SFU_FUZZ_BIN)
+	@for f in $(SFU_FUZZ_BIN); do n=$${f##*/fuzz_sfu_}; mkdir -p $(FUZZ_B)/corpus-$$n; \
+		echo "fuzz $$n ($(FUZZ_SECONDS) s)"; \
+		ASAN_OPTIONS=strict_string_checks=1 $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 \
+			$(FUZZ_B)/corpus-$$n tests/fuzz/corpus/$$n 2>$(FUZZ_B)/$$n.log || \
+			{ tail -40 $(FUZZ_B)/$$n.log; exit 1; }; done
+
 # deps.sh runs before a sub-make so that pkg-config finds freshly installed libraries.
 run:
 	@./scripts/deps.sh
@@ -171,6 +233,7 @@ test:
 	$(MAKE) -s SAN=1 all
 	./scripts/run-tests.sh build-asan
 	$(MAKE) -s fuzz-smoke
+	$(MAKE) -s fuzz-smoke-sfu
 
 test-unit:
 	@./scripts/deps.sh test
@@ -194,16 +257,15 @@ test-peers:
 # (tests/fuzz/corpus/<target>/, read-only: new inputs go to build-fuzz/corpus/<target>/);
 # fuzz-corpus regenerates the seeds.
 FUZZ_CC ?= clang
-FUZZ_B = build-fuzz
 FUZZ_TIME ?= 20
 FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Wall -Wextra -Wno-unused-parameter
 SC_SRC = $(wildcard src/lib/sc_*.c)
 SC_PKG_CFLAGS := $(shell pkg-config --cflags libsodium libcrypto 2>/dev/null)
 SC_PKG_LIBS := $(shell pkg-config --libs libsodium libcrypto 2>/dev/null)
-FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/fuzz_sc_*.c))
 
-$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(SC_SRC) src/lib/secret_crypto.h
+$(FUZZ_B)/fuzz_sc_%: tests/fuzz/fuzz_sc_%.c tests/fuzz/fuzz_common.h $(SC_SRC) src/lib/secret_crypto.h
 	@mkdir -p $(FUZZ_B)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(SC_PKG_CFLAGS) -o $@ $< $(SC_SRC) $(SC_PKG_LIBS)
 

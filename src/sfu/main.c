@@ -1,0 +1,72 @@
+/*
+ * main.c: parley-sfu, the SFU process parleyd starts and supervises. Parses the command line,
+ * creates the sfu_core on a libuv loop, serves the control socket (control.c) and stops
+ * cleanly on SIGINT/SIGTERM.
+ */
+#include "control.h"
+#include "log.h"
+#include "sfu.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void) {
+    fprintf(stderr, "usage: parley-sfu [--bind ADDR] [--port N] [--control PATH] "
+                    "[--consent-timeout MS] [--log-level L]\n");
+}
+
+static void on_signal(uv_signal_t *s, int signum) { uv_stop(s->loop); }
+
+static void on_event(void *arg, const sfu_event *ev) { sfu_control_event(arg, ev); }
+
+int main(int argc, char **argv) {
+    sfu_config cfg;
+    sfu_config_defaults(&cfg);
+    const char *control_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--bind") && v) { cfg.bind_addr = v; i++; }
+        else if (!strcmp(a, "--port") && v) { cfg.port = atoi(v); i++; }
+        else if (!strcmp(a, "--control") && v) { control_path = v; i++; }
+        else if (!strcmp(a, "--consent-timeout") && v) { cfg.consent_timeout_ms = (unsigned)atoi(v); i++; }
+        else if (!strcmp(a, "--log-level") && v) {
+            int l = log_parse_level(v);
+            if (l < 0) { usage(); return 2; }
+            log_set_level((log_level)l);
+            i++;
+        } else { usage(); return 2; }
+    }
+    if (cfg.port < 0 || cfg.port > 65535) { usage(); return 2; }
+    uv_loop_t *loop = uv_default_loop();
+    sfu_control *ctl = sfu_control_new(loop);
+    if (!ctl) { log_error("out of memory"); return 1; }
+    cfg.on_event = on_event;
+    cfg.event_arg = ctl;
+    char err[256];
+    sfu_core *core = sfu_core_new(loop, &cfg, err, sizeof err);
+    if (!core) { log_error("parley-sfu: %s", err); return 1; }
+    if (control_path && sfu_control_listen(ctl, core, control_path, err, sizeof err) < 0) {
+        log_error("parley-sfu: %s", err);
+        return 1;
+    }
+    uv_signal_t sigint, sigterm;
+    uv_signal_init(loop, &sigint);
+    uv_signal_init(loop, &sigterm);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    /* One line on stdout that the supervisor (and the bench) reads: the media port and our
+     * DTLS fingerprint. */
+    printf("parley-sfu udp %s %d fingerprint %s\n", cfg.bind_addr, sfu_core_port(core),
+           sfu_core_fingerprint(core));
+    fflush(stdout);
+    uv_run(loop, UV_RUN_DEFAULT);
+    sfu_control_free(ctl);
+    sfu_core_free(core);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    return 0;
+}
