@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "lib.h"
+#include "secret_store.h"
 #include "utf8.h"
 
 #define MAX_DEVICE_CHARS 64
@@ -234,6 +235,7 @@ void parley_close(parley_client *c)
     pl_conn_drop(c, &e);
     pl_rpc_fail_all(c, &e, 0);
     pl_sync_clear(&c->sync);
+    pl_sc_free(c);
     pl_profile_close(&c->prof);
     sodium_memzero(c->token, sizeof(c->token));
     free(c->url);
