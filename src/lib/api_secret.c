@@ -613,8 +613,9 @@ static int accept_new(parley_client *c, const pl_envelope *e, const sc_envelope 
         rc = had;
         goto out;
     }
-    if (had == 0 && (old.peer_user != e->from_user || old.peer_device != e->from_device))
-        goto out;                                   /* someone else's chat id */
+    if (had == 0 && (old.peer_user != e->from_user || old.peer_device != e->from_device ||
+                     old.state == PARLEY_SECRET_CLOSED))
+        goto out;               /* someone else's chat id, or a replayed start of a closed one */
     ch.id = p.chat;
     ch.peer_user = e->from_user;
     ch.peer_name = pl_strdup(e->from_username ? e->from_username : "");
