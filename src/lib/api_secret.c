@@ -577,6 +577,28 @@ out:
     return rc;
 }
 
+/* The chat row of a session accepted as responder (old: the chat it re-keys, or NULL).
+ * Takes over *sess. */
+static void responder_chat(pl_sc_chat *ch, const pl_sc_chat *old, const pl_envelope *e,
+                           int64_t id, sc_session *sess)
+{
+    ch->id = id;
+    ch->peer_user = e->from_user;
+    ch->peer_name = pl_strdup(e->from_username ? e->from_username : "");
+    ch->peer_device = e->from_device;
+    ch->role = SC_ROLE_RESPONDER;
+    ch->state = PARLEY_SECRET_ACTIVE;
+    ch->created = old ? old->created : now_s();
+    ch->timer = old ? old->timer : 0;
+    ch->verified = old ? old->verified : 0;
+    ch->next_seq = old ? old->next_seq : 0;
+    /* A re-keyed chat keeps the key accepted before: a different one is a key change. */
+    memcpy(ch->peer_ik, old ? old->peer_ik : sc_session_peer_ik(sess), SC_KEY);
+    ch->sess = *sess;
+    ch->has_session = 1;
+    memset(sess, 0, sizeof *sess);
+}
+
 /* A prekey message no session was made from: X3DH as the responder, a new (or re-keyed)
  * chat. 0 done, -1 drop, <-1 error. */
 static int accept_new(parley_client *c, const pl_envelope *e, const sc_envelope *env,
@@ -616,21 +638,7 @@ static int accept_new(parley_client *c, const pl_envelope *e, const sc_envelope 
     if (had == 0 && (old.peer_user != e->from_user || old.peer_device != e->from_device ||
                      old.state == PARLEY_SECRET_CLOSED))
         goto out;               /* someone else's chat id, or a replayed start of a closed one */
-    ch.id = p.chat;
-    ch.peer_user = e->from_user;
-    ch.peer_name = pl_strdup(e->from_username ? e->from_username : "");
-    ch.peer_device = e->from_device;
-    ch.role = SC_ROLE_RESPONDER;
-    ch.state = PARLEY_SECRET_ACTIVE;
-    ch.created = had == 0 ? old.created : now_s();
-    ch.timer = had == 0 ? old.timer : 0;
-    ch.verified = had == 0 ? old.verified : 0;
-    ch.next_seq = had == 0 ? old.next_seq : 0;
-    /* A re-keyed chat keeps the key accepted before: a different one is a key change. */
-    memcpy(ch.peer_ik, had == 0 ? old.peer_ik : sc_session_peer_ik(&sess), SC_KEY);
-    ch.sess = sess;
-    ch.has_session = 1;
-    memset(&sess, 0, sizeof sess);
+    responder_chat(&ch, had == 0 ? &old : NULL, e, p.chat, &sess);
     if (!ch.peer_name) {
         rc = pl_err(err, PARLEY_E_NOMEM, "out of memory");
         goto out;

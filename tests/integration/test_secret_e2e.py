@@ -186,6 +186,8 @@ def test_no_plaintext_on_server_or_after_self_destruct(new_server, tmp_path):
         files = profile_files(cli, dev)
         for t in to_bob + to_alice:
             assert found_in(files, t.encode()) == [], (dev, t)
+    for dev in ("alice", "bob"):
+        assert (Path(cli.profile(dev)) / "secret.key").stat().st_mode & 0o777 == 0o600
     # ...and the scan itself can find a marker where one is.
     probe = "mk-" + secrets.token_hex(12)
     (Path(cli.profile("alice")) / "probe.txt").write_text("x" + probe + "y")
@@ -258,7 +260,7 @@ def test_bad_input(devices):
     flipped = bytearray(good)
     flipped[len(flipped) // 2] ^= 0x01
     bad = [bytes(flipped), good[:-1], secrets.token_bytes(len(good)), b"\x01", good,
-           bytes([good[0], 1]) + good[2:]]
+           bytes([good[0], 1]) + good[2:], inbox[0].envelope]      # ... and a replayed start
     for e in bad:
         r = raw_alice.send_secret(bob_id, bob_dev, e, secret_chat=chat)
         assert r.secret_sent.id
@@ -274,3 +276,10 @@ def test_bad_input(devices):
     cli.ok("bob", "secret", "send", chat, "both ways")
     assert [m["text"] for m in secret_msgs(received(cli, "alice"), chat)] == ["both ways"]
     assert alice_id != bob_id
+
+    # A replayed start never reopens a closed chat.
+    cli.ok("bob", "secret", "close", chat)
+    raw_alice.send_secret(bob_id, bob_dev, inbox[0].envelope, secret_chat=chat)
+    received(cli, "bob")
+    assert [c["state"] for c in cli.ok("bob", "secret", "list").json] == ["closed"]
+    assert raw_bob.secret_inbox() == []
