@@ -229,6 +229,8 @@ void parley_close(parley_client *c)
 {
     if (!c)
         return;
+    if (c->loop && !c->loop->in_service)
+        pl_sc_flush_reads(c);      /* secret messages shown: their read notice */
     pl_sync_save(c);
     parley_error e;
     pl_err(&e, PARLEY_E_CONNECT, "client closed");

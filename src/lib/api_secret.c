@@ -765,6 +765,16 @@ static void mark_read(parley_client *c, int64_t chat, int64_t max_id)
     pl_sc_chat_clear(&ch);
 }
 
+void pl_sc_flush_reads(parley_client *c)
+{
+    pl_sc *s = c->sc;
+    if (!s || !s->read_chat)
+        return;
+    int64_t chat = s->read_chat, max_id = s->read_max;
+    s->read_chat = s->read_max = 0;
+    mark_read(c, chat, max_id);
+}
+
 parley_update *pl_sc_next_update(parley_client *c)
 {
     if (!c->prof.db || !c->has_session || c->state != CONN_OPEN || !c->authed)
@@ -772,6 +782,8 @@ parley_update *pl_sc_next_update(parley_client *c)
     pl_sc *s;
     if (pl_sc_get(c, &s, NULL) < 0)
         return NULL;
+    if (s->q_pos >= s->q_len)
+        pl_sc_flush_reads(c);      /* what was shown so far is read: one notice for all */
     if (!s->polled || s->dirty) {
         pl_secret_set_handler(c, on_push, NULL);
         s->dirty = 0;
@@ -788,8 +800,13 @@ parley_update *pl_sc_next_update(parley_client *c)
         return NULL;
     parley_update *u = s->q[s->q_pos++];
     if (u->kind == PARLEY_UPDATE_SECRET_MESSAGE && u->message &&
-        u->message->from_user != c->me.id)
-        mark_read(c, u->chat_id, u->message->id);
+        u->message->from_user != c->me.id) {
+        if (s->read_chat && s->read_chat != u->chat_id)
+            pl_sc_flush_reads(c);
+        s->read_chat = u->chat_id;
+        if (u->message->id > s->read_max)
+            s->read_max = u->message->id;
+    }
     return u;
 }
 

@@ -35,6 +35,7 @@ typedef struct pl_sc {
     int dirty;                   /* an envelope was pushed: fetch the inbox */
     int polled;                  /* the inbox was fetched at least once */
     int64_t last_sweep_ms;       /* destroy timers are checked at most every 500 ms */
+    int64_t read_chat, read_max; /* shown by parley_next_update, read notice not sent yet */
     parley_update **q;           /* updates ready for parley_next_update, owned */
     size_t q_len, q_cap, q_pos;
 } pl_sc;
@@ -119,6 +120,8 @@ void pl_sc_scrub(parley_client *c);
 
 /* After register/login: make and publish this device's keys (errors are not fatal). */
 void pl_sc_on_new_session(parley_client *c);
+/* Sends the read notice for what parley_next_update has returned (also at close). */
+void pl_sc_flush_reads(parley_client *c);
 /* parley_next_update: processes pending envelopes and timers, returns one queued update
  * (NULL if none). Never fails: problems are retried at the next call. */
 parley_update *pl_sc_next_update(parley_client *c);
