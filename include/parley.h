@@ -351,6 +351,7 @@ PARLEY_API int parley_set_session_token(parley_client *c, const uint8_t token[32
  * deletions and chat changes arrive through parley_next_update as PARLEY_UPDATE_SECRET_*;
  * returning an incoming message from parley_next_update or parley_secret_history counts as
  * reading it (a read notice goes to the sender and the self-destruct timer starts).
+ * (Only parley_next_update delivers them: a parley_set_update_handler callback does not.)
  * Unknown ids are -PARLEY_E_CHAT_NOT_FOUND, a closed chat -PARLEY_E_CHAT_CLOSED, a peer key
  * change not yet accepted -PARLEY_E_IDENTITY_KEY_CHANGED. Objects returned are the caller's. */
 

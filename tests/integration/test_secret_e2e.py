@@ -3,16 +3,20 @@ against a real parleyd. A conversation, fingerprints, timers, delete for everyon
 plaintext scans of everything the server wrote and of both devices' profiles after the
 self-destruct timer; a peer identity key change refused until accepted; bad input (unknown
 ids, a closed chat, tampered / replayed / garbage envelopes injected over the raw protocol)
-rejected with the session still working afterwards."""
+rejected with the session still working afterwards; a live push reaching `receive --follow`; the sealed
+local store refusing moved values and a wrong secret.key."""
+import json
 import secrets
+import selectors
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 import wire
-from conftest import Cli
+from conftest import PARLEY, Cli
 
 
 def profile_files(cli, name):
@@ -283,3 +287,67 @@ def test_bad_input(devices):
     received(cli, "bob")
     assert [c["state"] for c in cli.ok("bob", "secret", "list").json] == ["closed"]
     assert raw_bob.secret_inbox() == []
+
+
+def test_live_push_reaches_receive_follow(devices):
+    cli, a, b = devices
+    chat = start_chat(cli, b, session_of(cli, "bob"))
+    received(cli, "bob")
+    cmd = [str(PARLEY), "--profile", str(cli.profile("bob")), "--json", "receive", "--follow"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)                        # connected and caught up
+        marker = "live-" + secrets.token_hex(6)
+        cli.ok("alice", "secret", "send", chat, marker)
+        got = read_json_until(p, lambda o: o.get("text") == marker, 20)
+        assert got["secret"] is True and got["secret_chat"] == chat and got["from"] == a
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
+def test_sealed_store_rejects_tampering(devices):
+    cli, a, b = devices
+    chat = start_chat(cli, b, session_of(cli, "bob"))
+    cli.ok("alice", "secret", "send", chat, "one")
+    cli.ok("alice", "secret", "send", chat, "two")
+    dbp = str(Path(cli.profile("alice")) / "profile.db")
+    db = sqlite3.connect(dbp)
+    rows = db.execute("SELECT id, sealed FROM sc_messages WHERE chat = ? ORDER BY id",
+                      (chat,)).fetchall()
+    assert len(rows) == 2 and all(b"one" not in r[1] and b"two" not in r[1] for r in rows)
+    # A sealed value moved to another row does not open there.
+    db.execute("UPDATE sc_messages SET sealed = ? WHERE chat = ? AND id = ?",
+               (rows[0][1], chat, rows[1][0]))
+    db.commit()
+    r = cli.run("alice", "secret", "history", chat)
+    assert r.rc == 1 and r.err_json()["code"] == "PROFILE", r
+    db.execute("UPDATE sc_messages SET sealed = ? WHERE chat = ? AND id = ?",
+               (rows[1][1], chat, rows[1][0]))
+    db.commit()
+    db.close()
+    assert [m["text"] for m in cli.ok("alice", "secret", "history", chat).json] == ["one", "two"]
+    # Without the right secret.key nothing opens.
+    key = Path(cli.profile("alice")) / "secret.key"
+    good = key.read_bytes()
+    key.write_bytes(secrets.token_bytes(32))
+    r = cli.run("alice", "secret", "history", chat)
+    assert r.rc == 1 and r.err_json()["code"] == "PROFILE", r
+    key.write_bytes(good)
+    assert len(cli.ok("alice", "secret", "history", chat).json) == 2
+
+
+def read_json_until(p, cond, timeout):
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+            continue
+        line = p.stdout.readline()
+        if not line:
+            break
+        o = json.loads(line)
+        if cond(o):
+            return o
+    raise AssertionError("no matching line from receive --follow")
