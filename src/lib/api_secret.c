@@ -1001,6 +1001,9 @@ int parley_secret_send(parley_client *c, int64_t id, const char *text, parley_me
     if (out)
         *out = NULL;
     int rc = pl_check_text(text, TEXT_MAX, PARLEY_E_TEXT_INVALID, "message", err);
+    if (rc == 0 && strlen(text) > SC_MAX_PLAINTEXT - P_HEADER)
+        rc = pl_err(err, PARLEY_E_TOO_LARGE, "a secret message is at most %d bytes of UTF-8",
+                    SC_MAX_PLAINTEXT - P_HEADER);
     pl_sc_chat ch;
     if (rc < 0 || (rc = sendable_chat(c, id, &ch, err)) < 0)
         return rc;

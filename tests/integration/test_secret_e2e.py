@@ -253,8 +253,11 @@ def test_bad_input(devices):
     bob_dev = session_of(cli, "bob")
     chat = start_chat(cli, b, bob_dev)
     cli.ok("alice", "secret", "send", chat, "first")
-    r = cli.run("alice", "secret", "send", chat, "\xff".encode("latin-1").decode("latin-1") * 5000)
-    assert r.rc == 1
+    r = cli.run("alice", "secret", "send", chat, "x" * 4097)
+    assert r.rc == 1 and r.err_json()["code"] == "TEXT_INVALID", r
+    r = cli.run("alice", "secret", "send", chat, "\U0001F600" * 4096)   # 16 KiB of UTF-8
+    assert r.rc == 1 and r.err_json()["code"] == "TOO_LARGE", r
+
     raw_bob = wire.resume(cli.server, token_of(cli, "bob"))
     raw_alice = wire.resume(cli.server, token_of(cli, "alice"))
     inbox = raw_bob.secret_inbox()
@@ -280,6 +283,9 @@ def test_bad_input(devices):
     cli.ok("bob", "secret", "send", chat, "both ways")
     assert [m["text"] for m in secret_msgs(received(cli, "alice"), chat)] == ["both ways"]
     assert alice_id != bob_id
+    big = "\U0001F600" * 4000                                    # 16,000 bytes: fits
+    assert cli.ok("alice", "secret", "send", chat, big).json[-1]["text"] == big
+    assert [m["text"] for m in secret_msgs(received(cli, "bob"), chat)] == [big]
 
     # A replayed start never reopens a closed chat.
     cli.ok("bob", "secret", "close", chat)
