@@ -146,6 +146,7 @@ int parley_logout(parley_client *c, parley_error *err)
     /* SESSION_TERMINATED: the server ended the session before (or instead of) answering,
      * which is what was asked. */
     if (rc == 0 || rc == -PARLEY_E_SESSION_TERMINATED) {
+        pl_sc_wipe_device(c);      /* the device is gone: so are its secret chats */
         if (c->has_session)
             pl_forget_session(c);
         memset(&c->hs_err, 0, sizeof(c->hs_err));

@@ -114,6 +114,17 @@ void pl_sc_free(parley_client *c)
     c->sc = NULL;
 }
 
+void pl_sc_wipe_device(parley_client *c)
+{
+    pl_sc *s;
+    if (!c->prof.db || pl_sc_get(c, &s, NULL) < 0)
+        return;
+    sqlite3_exec(c->prof.db, "BEGIN IMMEDIATE; DELETE FROM sc_otk; DELETE FROM sc_messages;"
+                 " DELETE FROM sc_chats; DELETE FROM sc_device; COMMIT", NULL, NULL, NULL);
+    pl_sc_scrub(c);
+    s->keys_ok = 0;
+}
+
 int pl_sc_begin(parley_client *c, parley_error *err)
 {
     if (sqlite3_exec(c->prof.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)

@@ -72,6 +72,10 @@ typedef struct pl_sc_msg {
 int pl_sc_get(parley_client *c, pl_sc **out, parley_error *err);
 void pl_sc_free(parley_client *c);
 
+/* Deletes every secret-chat row (keys, prekeys, chats, messages) and scrubs the journal:
+ * the device ended (logout). No-op for ephemeral profiles. */
+void pl_sc_wipe_device(parley_client *c);
+
 int pl_sc_begin(parley_client *c, parley_error *err);
 int pl_sc_commit(parley_client *c, parley_error *err);
 void pl_sc_rollback(parley_client *c);

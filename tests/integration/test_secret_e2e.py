@@ -357,3 +357,20 @@ def read_json_until(p, cond, timeout):
         if cond(o):
             return o
     raise AssertionError("no matching line from receive --follow")
+
+
+def test_logout_wipes_the_devices_secret_chats(devices):
+    cli, a, b = devices
+    chat = start_chat(cli, b, session_of(cli, "bob"))
+    cli.ok("alice", "secret", "send", chat, "soon gone")
+    assert secret_msgs(received(cli, "bob"), chat)
+    cli.ok("bob", "logout")
+    db = sqlite3.connect(str(Path(cli.profile("bob")) / "profile.db"))
+    try:
+        for t in ("sc_device", "sc_otk", "sc_chats", "sc_messages"):
+            assert db.execute(f"SELECT count(*) FROM {t}").fetchone() == (0,), t
+    finally:
+        db.close()
+    # alice's chat now points at an ended device: sending fails on the server's check.
+    r = cli.run("alice", "secret", "send", chat, "anyone?")
+    assert r.rc == 1 and r.err_json()["code"] == "DEVICE_NOT_FOUND", r
