@@ -364,10 +364,13 @@ PARLEY_API int parley_secret_get(parley_client *c, int64_t id, parley_secret_cha
 /* Every secret chat of this device, closed ones included, newest first. */
 PARLEY_API int parley_secret_list(parley_client *c, parley_secret_chat **out, size_t *n,
                                   parley_error *err);
-/* *out (may be NULL) gets the stored message (its id is the same on both devices). */
+/* *out (may be NULL) gets the stored message (its id is the same on both devices). The
+ * message and the ratchet state are committed before the envelope goes out, so if sending
+ * then fails (error returned) the message stays in this device's history undelivered. */
 PARLEY_API int parley_secret_send(parley_client *c, int64_t id, const char *text,
                                   parley_message **out, parley_error *err);
-/* Every stored message, oldest first (marks incoming ones read, see above). */
+/* Every stored message, oldest first (marks incoming ones read, see above). It does not
+ * fetch new envelopes: parley_next_update does. */
 PARLEY_API int parley_secret_history(parley_client *c, int64_t id, parley_message **out,
                                      size_t *n, parley_error *err);
 /* seconds 0 = off, else 1..604800. *out (may be NULL) gets the service message. */
