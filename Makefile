@@ -140,9 +140,9 @@ $(BENCH): $(BENCH_O) $(LIBPARLEY_A)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(BENCH_O) $(LIBPARLEY_A) $(BENCH_LIBS) $(LIBS)
 
-$(SC_BENCH): $(call obj,bench/sc/sc_bench.c) $(LIBPARLEY_A)
+$(SC_BENCH): $(call obj,bench/sc/sc_bench.c bench/sc/sc_throughput.c) $(LIBPARLEY_A)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBPARLEY_A) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBPARLEY_A) $(LIBS)
 
 $(RELAY): $(call obj,$(RELAY_SRC))
 	@mkdir -p $(BIN)

@@ -65,6 +65,10 @@ typedef enum {
     PARLEY_E_INTERNAL = 19,
     PARLEY_E_BUSY = 20,
     PARLEY_E_TITLE_INVALID = 21,
+    PARLEY_E_DEVICE_NOT_FOUND = 30,      /* no such device of that user, or it has no keys */
+    PARLEY_E_IDENTITY_KEY_CHANGED = 31,  /* secret chat: the peer's identity key changed;
+                                            parley_secret_accept_key() before sending */
+    PARLEY_E_KEYS_INVALID = 32,          /* malformed keys or signature */
 
     PARLEY_E_ARGUMENT = 100,     /* bad argument to a library call */
     PARLEY_E_CONNECT = 101,      /* server unreachable / connection lost */
@@ -74,6 +78,7 @@ typedef enum {
     PARLEY_E_NO_SESSION = 105,   /* the profile is not logged in */
     PARLEY_E_PROTOCOL = 106,     /* the server sent something this library cannot parse */
     PARLEY_E_NOMEM = 107,
+    PARLEY_E_CHAT_CLOSED = 108,  /* secret chat closed (by either side): nothing can be sent */
 } parley_code;
 
 typedef struct {
@@ -111,6 +116,7 @@ typedef struct {
     uint32_t ttl;                /* 0 = none */
     int64_t expires_at;          /* 0 = timer not started */
     int is_service;              /* 1: a chat event (member added, renamed, a call...) */
+    int64_t secret_chat;         /* secret chat id (then chat_id is the same), 0 = cloud */
 } parley_message;
 
 typedef struct {
@@ -151,7 +157,30 @@ typedef enum {
     PARLEY_UPDATE_CHAT,          /* u.chat: created or changed */
     PARLEY_UPDATE_CHAT_REMOVED,  /* chat_id */
     PARLEY_UPDATE_SESSION_ENDED, /* session_id */
+    PARLEY_UPDATE_SECRET_MESSAGE,/* u.message (secret_chat set): arrived on this device */
+    PARLEY_UPDATE_SECRET_DELETE, /* chat_id = secret chat, ids: deleted by the peer */
+    PARLEY_UPDATE_SECRET_CHAT,   /* u.secret: a secret chat appeared, changed or closed */
 } parley_update_kind;
+
+typedef enum {
+    PARLEY_SECRET_PENDING = 1,   /* started here; the peer device has not answered yet */
+    PARLEY_SECRET_ACTIVE = 2,
+    PARLEY_SECRET_CLOSED = 3,    /* keys and messages wiped on this device */
+} parley_secret_state;
+
+/* A secret chat: end to end encrypted between this device and one device of the peer. */
+typedef struct {
+    int64_t id;                  /* the same on both devices */
+    int64_t peer_user_id;
+    char *peer_username;
+    int64_t peer_device;
+    parley_secret_state state;
+    uint32_t timer;              /* self-destruct seconds after reading, 0 = off */
+    int verified;                /* marked verified on this device */
+    int key_changed;             /* the peer's identity key changed: sending is refused
+                                    until parley_secret_accept_key() */
+    int64_t created;
+} parley_secret_chat;
 
 typedef struct {
     parley_update_kind kind;
@@ -165,6 +194,7 @@ typedef struct {
     parley_user read_by;
     int64_t max_id;
     int64_t session_id;
+    parley_secret_chat *secret;  /* PARLEY_UPDATE_SECRET_CHAT */
 } parley_update;
 
 PARLEY_API void parley_message_free(parley_message *m);
@@ -312,6 +342,59 @@ PARLEY_API int parley_is_ready(const parley_client *c);
  * benchmark can resume many clients without storing profiles. */
 PARLEY_API int parley_session_token(const parley_client *c, uint8_t out[32]);
 PARLEY_API int parley_set_session_token(parley_client *c, const uint8_t token[32]);
+
+/* ---- secret chats ---------------------------------------------------------------------
+ * End-to-end encrypted chats between two devices (X3DH + Double Ratchet; docs/SECRET_CHATS.md).
+ * They live only in this profile (encrypted at rest under <profile>/secret.key) and on the
+ * peer's one device: the account's other devices never see them. The device's keys are made
+ * and published at register/login (or at the first secret call). Incoming secret messages,
+ * deletions and chat changes arrive through parley_next_update as PARLEY_UPDATE_SECRET_*;
+ * returning an incoming message from parley_next_update or parley_secret_history counts as
+ * reading it (a read notice goes to the sender and the self-destruct timer starts).
+ * (Only parley_next_update delivers them: a parley_set_update_handler callback does not.)
+ * Unknown ids are -PARLEY_E_CHAT_NOT_FOUND, a closed chat -PARLEY_E_CHAT_CLOSED, a peer key
+ * change not yet accepted -PARLEY_E_IDENTITY_KEY_CHANGED. Objects returned are the caller's. */
+
+/* Opens a secret chat with device_id of user ("@bob" or "bob"; 0 = the newest device with
+ * keys). No round trip: messages can be sent at once. */
+PARLEY_API int parley_secret_start(parley_client *c, const char *user, int64_t device_id,
+                                   parley_secret_chat **out, parley_error *err);
+PARLEY_API int parley_secret_get(parley_client *c, int64_t id, parley_secret_chat **out,
+                                 parley_error *err);
+/* Every secret chat of this device, closed ones included, newest first. */
+PARLEY_API int parley_secret_list(parley_client *c, parley_secret_chat **out, size_t *n,
+                                  parley_error *err);
+/* *out (may be NULL) gets the stored message (its id is the same on both devices). The
+ * message and the ratchet state are committed before the envelope goes out, so if sending
+ * then fails (error returned) the message stays in this device's history undelivered. */
+PARLEY_API int parley_secret_send(parley_client *c, int64_t id, const char *text,
+                                  parley_message **out, parley_error *err);
+/* Every stored message, oldest first (marks incoming ones read, see above). It does not
+ * fetch new envelopes: parley_next_update does. */
+PARLEY_API int parley_secret_history(parley_client *c, int64_t id, parley_message **out,
+                                     size_t *n, parley_error *err);
+/* seconds 0 = off, else 1..604800. *out (may be NULL) gets the service message. */
+PARLEY_API int parley_secret_set_timer(parley_client *c, int64_t id, uint32_t seconds,
+                                       parley_message **out, parley_error *err);
+/* Deletes one message on both devices. */
+PARLEY_API int parley_secret_delete(parley_client *c, int64_t id, int64_t msg_id,
+                                    parley_error *err);
+
+#define PARLEY_FP_NUMBER_LEN 71  /* 12 groups of 5 digits with single spaces */
+typedef struct {
+    char number[PARLEY_FP_NUMBER_LEN + 1];
+    char emoji[24];              /* 5 emoji, UTF-8, NUL-terminated */
+} parley_fingerprint;
+/* The fingerprint both devices show; mark_verified 1 records that the user compared it. */
+PARLEY_API int parley_secret_verify(parley_client *c, int64_t id, int mark_verified,
+                                    parley_fingerprint *out, parley_error *err);
+/* Accepts the peer's new identity key after a change (clears key_changed and verified). */
+PARLEY_API int parley_secret_accept_key(parley_client *c, int64_t id, parley_error *err);
+/* Tells the peer device, then wipes the chat's keys and messages here (state CLOSED). */
+PARLEY_API int parley_secret_close(parley_client *c, int64_t id, parley_error *err);
+
+PARLEY_API void parley_secret_chat_free(parley_secret_chat *s);
+PARLEY_API void parley_secret_chats_free(parley_secret_chat *v, size_t n);
 
 #ifdef __cplusplus
 }

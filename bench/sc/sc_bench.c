@@ -153,8 +153,12 @@ static void measure(const char *name, enum op op, ctx *c, int n, int repeat)
     printf("%-44s %10.1f us %12.0f /s\n", name, best, 1e6 / best);
 }
 
+int sc_throughput_main(int argc, char **argv);   /* sc_throughput.c */
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "throughput"))
+        return sc_throughput_main(argc - 1, argv + 1);
     int n = 2000, repeat = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc)
@@ -162,7 +166,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
             repeat = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--n N] [--repeat R]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--n N] [--repeat R]\n"
+                            "       %s throughput --server URL --ca FILE [--n N]\n",
+                    argv[0], argv[0]);
             return 2;
         }
     }

@@ -109,6 +109,10 @@ void print_safe(FILE *f, const char *s);
 void format_time(int64_t t, char *buf, size_t n);
 const char *role_name(parley_role r);
 
+/* Secret chats (cmd_secret.c): {"type":"secret_chat",...} and its human line. */
+json_t *json_secret_chat(const parley_secret_chat *s);
+void print_secret_chat(FILE *f, const parley_secret_chat *s);
+
 /* One update, in JSON or human form. Unknown kinds print nothing. */
 void out_update(const cli_ctx *ctx, const parley_update *u);
 /* Messages, chats: JSON line or human line. */
@@ -146,6 +150,7 @@ int cmd_chats(cli_ctx *ctx, int argc, char **argv);
 int cmd_chat(cli_ctx *ctx, int argc, char **argv);
 int cmd_receive(cli_ctx *ctx, int argc, char **argv);
 int cmd_group(cli_ctx *ctx, int argc, char **argv);
+int cmd_secret(cli_ctx *ctx, int argc, char **argv);
 int cmd_interactive(cli_ctx *ctx);
 /* Prints the current state of a chat (after a change). Returns 0 or an exit code. */
 int cli_show_chat(cli_ctx *ctx, int64_t chat, const char *subject);

@@ -83,6 +83,15 @@ static const struct {
     {"chat autodelete", "chat autodelete CHAT SECONDS|off",
      "Sets the auto-delete timer applied to new messages of CHAT: seconds or\n"
      "30s/5m/1h/1d/1w (max 1 year), or `off`. Prints the chat."},
+    {"secret", "secret start @USER [--device ID] | secret list | secret send ID TEXT\n"
+     "       secret history ID | secret timer ID SECONDS|off | secret delete ID MSG_ID\n"
+     "       secret verify ID [--mark-verified] | secret accept-key ID | secret close ID",
+     "Secret chats: end-to-end encrypted between this device and one device of the peer\n"
+     "(--device, default: the peer's newest device). They exist only on those two devices.\n"
+     "`timer` sets the self-destruct time after reading (1s to 1w, or off; shown on both\n"
+     "sides); `delete` deletes a message on both devices; `verify` prints the fingerprint\n"
+     "both devices show (compare it; --mark-verified records that); after the peer's key\n"
+     "changed, sending is refused until `accept-key`; `close` wipes the chat on both devices."},
 };
 
 void help_global(FILE *f)
@@ -118,6 +127,9 @@ void help_global(FILE *f)
 "  group create TITLE [@user...] | group add|remove CHAT @user... | group leave CHAT\n"
 "  group rename CHAT TITLE | group members CHAT | group admin|unadmin CHAT @user\n"
 "  chat autodelete CHAT SECONDS|off  (SECONDS may be 30s, 5m, 1h, 1d, 1w)\n"
+"  secret start @USER [--device ID] | secret list | secret send ID TEXT\n"
+"  secret history ID | secret timer ID SECONDS|off | secret delete ID MSG_ID\n"
+"  secret verify ID [--mark-verified] | secret accept-key ID | secret close ID\n"
 "CHAT is @username (private chat) or a numeric chat id.\n"
 "\n"
 "JSON lines (--json):\n"
@@ -128,6 +140,10 @@ void help_global(FILE *f)
 "  read     {\"type\":\"read\",\"chat\":ID,\"by\":USER,\"max_id\":N}\n"
 "  chat     {\"type\":\"chat\",\"chat\":ID,\"kind\":\"private\"|\"group\",\"title\":..,\"members\":N,\n"
 "            \"unread\":N,\"auto_delete\":S|null,\"last_message_id\":N|null,\"role\":..}\n"
+"  secret_chat {\"type\":\"secret_chat\",\"secret_chat\":ID,\"peer\":USER,\"state\":\"pending\"|\n"
+"            \"active\"|\"closed\",\"timer\":S|null,\"verified\":BOOL}; secret messages are\n"
+"            message objects with \"secret\":true,\"secret_chat\":ID\n"
+"  fingerprint {\"type\":\"fingerprint\",\"secret_chat\":ID,\"emoji\":..,\"number\":..}\n"
 "  member   {\"type\":\"member\",\"chat\":ID,\"id\":N,\"username\":..,\"role\":ROLE}\n"
 "  user     {\"type\":\"user\",\"id\":N,\"username\":..,\"session\":SID}\n"
 "  session  {\"type\":\"session\",\"id\":N,\"device\":..,\"created\":T,\"last_active\":T,\n"

@@ -38,7 +38,7 @@ static const struct {
     {"whoami", cmd_whoami}, {"sessions", cmd_sessions}, {"send", cmd_send},
     {"edit", cmd_edit}, {"delete", cmd_delete}, {"read", cmd_read},
     {"history", cmd_history}, {"chats", cmd_chats}, {"chat", cmd_chat},
-    {"receive", cmd_receive}, {"group", cmd_group}, {"help", cmd_help},
+    {"receive", cmd_receive}, {"group", cmd_group}, {"secret", cmd_secret}, {"help", cmd_help},
 };
 
 /* $PARLEY_PROFILE, else ~/.parley. Returns 0 or an exit code after reporting. */

@@ -60,6 +60,10 @@ json_t *json_message(const parley_message *m, const char *type)
                           "ttl", jopt(m->ttl));
     if (o && m->is_service)
         json_object_set_new(o, "service", json_true());
+    if (o && m->secret_chat) {
+        json_object_set_new(o, "secret", json_true());
+        json_object_set_new(o, "secret_chat", json_integer((json_int_t)m->secret_chat));
+    }
     return o;
 }
 
@@ -154,7 +158,9 @@ void print_message(FILE *f, const parley_message *m, int show_chat, const char *
 {
     char when[64], dur[32];
     format_time(m->date, when, sizeof when);
-    if (show_chat)
+    if (show_chat && m->secret_chat)
+        fprintf(f, "secret #%lld ", (long long)m->secret_chat);
+    else if (show_chat)
         fprintf(f, "#%lld ", (long long)m->chat_id);
     if (tag)
         fprintf(f, "%s ", tag);
@@ -253,6 +259,20 @@ static void print_update(FILE *f, const parley_update *u)
     case PARLEY_UPDATE_SESSION_ENDED:
         fprintf(f, "session %lld ended\n", (long long)u->session_id);
         break;
+    case PARLEY_UPDATE_SECRET_MESSAGE:
+        if (u->message)
+            print_message(f, u->message, 1, NULL);
+        break;
+    case PARLEY_UPDATE_SECRET_DELETE:
+        fprintf(f, "secret #%lld deleted", (long long)u->chat_id);
+        for (size_t i = 0; i < u->n_ids; i++)
+            fprintf(f, " [%lld]", (long long)u->ids[i]);
+        fputc('\n', f);
+        break;
+    case PARLEY_UPDATE_SECRET_CHAT:
+        if (u->secret)
+            print_secret_chat(f, u->secret);
+        break;
     }
 }
 
@@ -275,6 +295,18 @@ static json_t *json_update(const parley_update *u)
     case PARLEY_UPDATE_SESSION_ENDED:
         return json_pack("{s:s,s:I}", "type", "session_ended", "session",
                          (json_int_t)u->session_id);
+    case PARLEY_UPDATE_SECRET_MESSAGE:
+        return u->message ? json_message(u->message, "message") : NULL;
+    case PARLEY_UPDATE_SECRET_DELETE: {
+        json_t *o = json_deletion(u->chat_id, u->ids, u->n_ids, 1);
+        if (o) {
+            json_object_set_new(o, "secret", json_true());
+            json_object_set_new(o, "secret_chat", json_integer((json_int_t)u->chat_id));
+        }
+        return o;
+    }
+    case PARLEY_UPDATE_SECRET_CHAT:
+        return u->secret ? json_secret_chat(u->secret) : NULL;
     }
     return NULL;
 }

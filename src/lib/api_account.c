@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "lib.h"
+#include "secret_store.h"
 
 static int check_username(const char *u, parley_error *err)
 {
@@ -113,6 +114,8 @@ static int auth_common(parley_client *c, int is_register, const char *username,
     if (r.r->result_case == PARLEY__RESPONSE__RESULT_AUTH && r.r->auth && r.r->auth->token.data)
         sodium_memzero(r.r->auth->token.data, r.r->auth->token.len);
     pl_resp_free(&r);
+    if (rc == 0)
+        pl_sc_on_new_session(c);    /* publish this device's secret-chat keys */
     return rc;
 }
 
@@ -143,6 +146,7 @@ int parley_logout(parley_client *c, parley_error *err)
     /* SESSION_TERMINATED: the server ended the session before (or instead of) answering,
      * which is what was asked. */
     if (rc == 0 || rc == -PARLEY_E_SESSION_TERMINATED) {
+        pl_sc_wipe_device(c);      /* the device is gone: so are its secret chats */
         if (c->has_session)
             pl_forget_session(c);
         memset(&c->hs_err, 0, sizeof(c->hs_err));

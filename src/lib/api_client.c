@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "lib.h"
+#include "secret_store.h"
 #include "utf8.h"
 
 #define MAX_DEVICE_CHARS 64
@@ -228,12 +229,15 @@ void parley_close(parley_client *c)
 {
     if (!c)
         return;
+    if (c->loop && !c->loop->in_service)
+        pl_sc_flush_reads(c);      /* secret messages shown: their read notice */
     pl_sync_save(c);
     parley_error e;
     pl_err(&e, PARLEY_E_CONNECT, "client closed");
     pl_conn_drop(c, &e);
     pl_rpc_fail_all(c, &e, 0);
     pl_sync_clear(&c->sync);
+    pl_sc_free(c);
     pl_profile_close(&c->prof);
     sodium_memzero(c->token, sizeof(c->token));
     free(c->url);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "lib.h"
+#include "secret_store.h"
 
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 5000
@@ -95,6 +96,8 @@ int parley_next_update(parley_client *c, int timeout_ms, parley_update **out,
     int64_t next_attempt = 0;
     for (;;) {
         parley_update *u = pl_sync_dequeue(&c->sync);
+        if (!u)
+            u = pl_sc_next_update(c);           /* secret chats: envelopes, timers */
         if (u) {
             c->unsaved++;
             *out = u;

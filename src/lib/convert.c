@@ -388,6 +388,7 @@ void parley_update_free(parley_update *u)
     parley_chat_free(u->chat);
     free(u->ids);
     free(u->read_by.username);
+    parley_secret_chat_free(u->secret);
     free(u);
 }
 

@@ -36,6 +36,9 @@ const char *parley_code_name(int code)
     case PARLEY_E_INTERNAL: return "INTERNAL";
     case PARLEY_E_BUSY: return "BUSY";
     case PARLEY_E_TITLE_INVALID: return "TITLE_INVALID";
+    case PARLEY_E_DEVICE_NOT_FOUND: return "DEVICE_NOT_FOUND";
+    case PARLEY_E_IDENTITY_KEY_CHANGED: return "IDENTITY_KEY_CHANGED";
+    case PARLEY_E_KEYS_INVALID: return "KEYS_INVALID";
     case PARLEY_E_ARGUMENT: return "ARGUMENT";
     case PARLEY_E_CONNECT: return "CONNECT";
     case PARLEY_E_TLS_UNTRUSTED: return "TLS_UNTRUSTED";
@@ -44,6 +47,7 @@ const char *parley_code_name(int code)
     case PARLEY_E_NO_SESSION: return "NO_SESSION";
     case PARLEY_E_PROTOCOL: return "PROTOCOL";
     case PARLEY_E_NOMEM: return "NOMEM";
+    case PARLEY_E_CHAT_CLOSED: return "CHAT_CLOSED";
     default: return "UNKNOWN";
     }
 }

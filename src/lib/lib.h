@@ -12,6 +12,8 @@
  *   convert.c   protobuf -> public structs (deep copies) and the public *_free functions.
  *   errors.c    parley_error helpers and parley_code_name.
  *   api_secret_rpc.c  internal secret-chat requests and pushed envelopes (secret_rpc.h).
+ *   secret_store.c    the device's secret-chat keys, chats and messages, sealed at rest.
+ *   api_secret.c      the public secret-chat calls and incoming envelopes (secret_store.h).
  *
  * Memory: a parley_client owns everything hanging off it (queues, calls, buffers) and frees it
  * in parley_close. A received ServerFrame is owned by whoever the dispatcher hands it to (a
@@ -157,6 +159,7 @@ struct parley_client {
     /* secret chats: where pushed envelopes go (secret_rpc.h) */
     void (*secret_cb)(parley_client *c, void *ud, const struct pl_envelope *e);
     void *secret_ud;
+    struct pl_sc *sc;                /* the secret-chat layer (secret_store.h), NULL until used */
 };
 
 /* conn.c */

@@ -91,8 +91,10 @@ static parley_client *client(parley_loop *loop, const char *name)
 {
     char prof[PATH_MAX + 32];
     snprintf(prof, sizeof prof, "%s/%s", base, name);
+    /* Ephemeral: a profile on disk would get the secret-chat layer, which publishes the
+     * device's own keys at register; this test publishes hand-made ones. */
     parley_options o = { .profile_dir = prof, .server_url = url, .ca_file = ca,
-                         .device_name = name };
+                         .device_name = name, .ephemeral = 1 };
     parley_error err;
     parley_client *c = parley_open(loop, &o, &err);
     if (!c) fprintf(stderr, "  parley_open: %s\n", err.message);

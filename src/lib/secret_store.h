@@ -1,0 +1,133 @@
+/*
+ * secret_store.h: the device's local secret-chat state (secret_store.c), and the hooks the
+ * rest of libparley calls (api_secret.c).
+ *
+ * Everything lives in the profile's SQLite database (profile.c owns the connection) in the
+ * sc_* tables beside kv. Every secret column (device keys, one-time prekeys, ratchet state,
+ * message text) is sealed with XChaCha20-Poly1305 under a random 32-byte profile key kept in
+ * <profile>/secret.key (mode 0600); the associated data names the table and row, so a sealed
+ * value cannot be moved to another row. secure_delete is on, and after rows holding message
+ * text are deleted the WAL/journal is checkpointed (TRUNCATE), so no stale page survives in
+ * the database files. Threat model (docs/SECRET_CHATS.md): a copy of profile.db (and its
+ * journal) reveals no plaintext and no key; whoever reads the whole profile directory,
+ * secret.key included, reads everything, as the device itself can.
+ *
+ * Memory: pl_sc belongs to its parley_client (c->sc, freed by pl_sc_free from parley_close)
+ * and wipes its key. pl_sc_chat owns its session (pl_sc_chat_clear wipes it). Buffers that
+ * held secrets are wiped before they are freed.
+ */
+#ifndef PARLEY_SECRET_STORE_H
+#define PARLEY_SECRET_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib.h"
+#include "secret_crypto.h"
+
+#define PL_SC_OTK_BATCH 50       /* one-time prekeys made at a time */
+#define PL_SC_OTK_LOW 10         /* replenish when the server has fewer */
+#define PL_SC_MAX_TIMER 604800   /* one week */
+
+typedef struct pl_sc {
+    uint8_t key[32];             /* the profile key (secret.key) */
+    int keys_ok;                 /* device keys checked and published in this process */
+    int dirty;                   /* an envelope was pushed: fetch the inbox */
+    int polled;                  /* the inbox was fetched at least once */
+    int64_t last_sweep_ms;       /* destroy timers are checked at most every 500 ms */
+    int64_t read_chat, read_max; /* shown by parley_next_update, read notice not sent yet */
+    parley_update **q;           /* updates ready for parley_next_update, owned */
+    size_t q_len, q_cap, q_pos;
+} pl_sc;
+
+typedef struct pl_sc_chat {
+    int64_t id;
+    int64_t peer_user;
+    char *peer_name;
+    int64_t peer_device;
+    uint8_t peer_ik[SC_KEY];     /* the identity key this device accepted for the peer */
+    int role;                    /* SC_ROLE_* */
+    int state;                   /* parley_secret_state */
+    uint32_t timer;
+    int verified, key_changed;
+    int64_t created;
+    int64_t next_seq;            /* our next message number */
+    int has_session;
+    sc_session sess;
+} pl_sc_chat;
+
+typedef struct pl_sc_msg {
+    int64_t id;
+    int outgoing, service;
+    int64_t date;
+    uint32_t ttl;
+    int64_t destroy_at;
+    int shown;
+    char *text;                  /* wiped when cleared */
+} pl_sc_msg;
+
+/* ---- secret_store.c ---------------------------------------------------------------------- */
+
+/* c->sc, created (key file, tables) on first use. Ephemeral profiles: PARLEY_E_PROFILE. */
+int pl_sc_get(parley_client *c, pl_sc **out, parley_error *err);
+void pl_sc_free(parley_client *c);
+
+/* Deletes every secret-chat row (keys, prekeys, chats, messages) and scrubs the journal:
+ * the device ended (logout). No-op for ephemeral profiles. */
+void pl_sc_wipe_device(parley_client *c);
+
+int pl_sc_begin(parley_client *c, parley_error *err);
+int pl_sc_commit(parley_client *c, parley_error *err);
+void pl_sc_rollback(parley_client *c);
+
+/* Device keys: 0 found, 1 missing (or made for another device), <0 error. */
+int pl_sc_keys_load(parley_client *c, int64_t device_id, sc_identity *ik,
+                    sc_signed_prekey *spk, uint32_t *next_otk, parley_error *err);
+/* Replaces everything (a new device: old keys, prekeys and chats are wiped). */
+int pl_sc_keys_store(parley_client *c, int64_t device_id, const sc_identity *ik,
+                     const sc_signed_prekey *spk, uint32_t next_otk, parley_error *err);
+int pl_sc_keys_set_next_otk(parley_client *c, uint32_t next_otk, parley_error *err);
+int pl_sc_otk_store(parley_client *c, const sc_onetime_prekey *v, size_t n, parley_error *err);
+int pl_sc_otk_load(parley_client *c, uint32_t id, sc_onetime_prekey *out, parley_error *err);
+int pl_sc_otk_delete(parley_client *c, uint32_t id, parley_error *err);
+
+/* 0 found, 1 missing, <0 error. with_session: also unseal and parse the ratchet state. */
+int pl_sc_chat_load(parley_client *c, int64_t id, int with_session, pl_sc_chat *out,
+                    parley_error *err);
+/* Inserts or replaces the row, the sealed session with it (or NULL if !has_session). */
+int pl_sc_chat_save(parley_client *c, const pl_sc_chat *ch, parley_error *err);
+void pl_sc_chat_clear(pl_sc_chat *ch);
+/* Ids of the chats with that peer device, for routing prekey messages. malloc'd. */
+int pl_sc_chats_of_peer(parley_client *c, int64_t user, int64_t device, int64_t **ids,
+                        size_t *n, parley_error *err);
+int pl_sc_chat_ids(parley_client *c, int64_t **ids, size_t *n, parley_error *err);
+
+int pl_sc_msg_insert(parley_client *c, int64_t chat, const pl_sc_msg *m, parley_error *err);
+/* 0 deleted, 1 no such message. */
+int pl_sc_msg_delete(parley_client *c, int64_t chat, int64_t id, parley_error *err);
+int pl_sc_msg_delete_all(parley_client *c, int64_t chat, parley_error *err);
+int pl_sc_msg_list(parley_client *c, int64_t chat, pl_sc_msg **out, size_t *n,
+                   parley_error *err);
+void pl_sc_msgs_free(pl_sc_msg *v, size_t n);
+/* Marks incoming messages up to max_id shown; starts their timers (now + ttl). */
+int pl_sc_msg_mark_shown(parley_client *c, int64_t chat, int64_t id, int64_t now,
+                         parley_error *err);
+/* The peer read our messages up to max_id: start their timers. */
+int pl_sc_msg_peer_read(parley_client *c, int64_t chat, int64_t max_id, int64_t now,
+                        parley_error *err);
+/* Deletes every message whose destroy time has come, then scrubs the journal. *n destroyed. */
+int pl_sc_sweep(parley_client *c, int64_t now, size_t *n, parley_error *err);
+/* TRUNCATE checkpoint / journal scrub after deleting secret rows. */
+void pl_sc_scrub(parley_client *c);
+
+/* ---- api_secret.c (hooks) ---------------------------------------------------------------- */
+
+/* After register/login: make and publish this device's keys (errors are not fatal). */
+void pl_sc_on_new_session(parley_client *c);
+/* Sends the read notice for what parley_next_update has returned (also at close). */
+void pl_sc_flush_reads(parley_client *c);
+/* parley_next_update: processes pending envelopes and timers, returns one queued update
+ * (NULL if none). Never fails: problems are retried at the next call. */
+parley_update *pl_sc_next_update(parley_client *c);
+
+#endif
