@@ -18,41 +18,7 @@
 
 #include "store.h"
 #include "unit.h"
-
-static char *tmp_make(void)
-{
-    char *d = strdup("/tmp/parley-secret-XXXXXX");
-    if (!d || !mkdtemp(d)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return d;
-}
-
-static void tmp_remove(char *dir)
-{
-    DIR *dh = opendir(dir);
-    if (dh) {
-        struct dirent *e;
-        char p[4096];
-        while ((e = readdir(dh))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(dh);
-    }
-    rmdir(dir);
-    free(dir);
-}
-
-static store *open_in(const char *dir)
-{
-    char err[256] = "";
-    store *s = store_open(dir, err, sizeof err);
-    if (!s) fprintf(stderr, "  store_open: %s\n", err);
-    return s;
-}
+#include "store_fixture.h"
 
 /* A user with one session (device); returns the session id, *user its account. */
 static int64_t mkdevice(store *s, const char *name, int64_t *user, int64_t now)

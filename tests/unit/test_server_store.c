@@ -18,50 +18,9 @@
 
 #include "store.h"
 #include "unit.h"
+#include "store_fixture.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static char *tmp_make(void)
-{
-    char *d = strdup("/tmp/parley-store-XXXXXX");
-    if (!d || !mkdtemp(d)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return d;
-}
-
-static void tmp_remove(char *dir)
-{
-    DIR *dh = opendir(dir);
-    if (dh) {
-        struct dirent *e;
-        char p[4096];
-        while ((e = readdir(dh))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(dh);
-    }
-    rmdir(dir);
-    free(dir);
-}
-
-static store *open_in(const char *dir)
-{
-    char err[256] = "";
-    store *s = store_open(dir, err, sizeof err);
-    if (!s) fprintf(stderr, "  store_open: %s\n", err);
-    return s;
-}
-
-static int64_t mkuser(store *s, const char *name)
-{
-    int64_t id = 0;
-    CHECK_EQ_INT(store_user_create(s, name, "$argon2id$fake", 1000, &id), STORE_OK);
-    return id;
-}
 
 static uint64_t pts_of(store *s, int64_t user)
 {

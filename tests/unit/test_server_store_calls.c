@@ -13,48 +13,7 @@
 
 #include "store.h"
 #include "unit.h"
-
-static char *tmp_make(void)
-{
-    char *d = strdup("/tmp/parley-store-calls-XXXXXX");
-    if (!d || !mkdtemp(d)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return d;
-}
-
-static void tmp_remove(char *dir)
-{
-    DIR *dh = opendir(dir);
-    if (dh) {
-        struct dirent *e;
-        char p[4096];
-        while ((e = readdir(dh))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(dh);
-    }
-    rmdir(dir);
-    free(dir);
-}
-
-static store *open_in(const char *dir)
-{
-    char err[256] = "";
-    store *s = store_open(dir, err, sizeof err);
-    if (!s) fprintf(stderr, "  store_open: %s\n", err);
-    return s;
-}
-
-static int64_t mkuser(store *s, const char *name)
-{
-    int64_t id = 0;
-    CHECK_EQ_INT(store_user_create(s, name, "$argon2id$fake", 1000, &id), STORE_OK);
-    return id;
-}
+#include "store_fixture.h"
 
 static int64_t top_id(store *s, int64_t viewer, int64_t chat)
 {
