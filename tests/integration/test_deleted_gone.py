@@ -8,47 +8,16 @@ zero nonce). For the latter the scan plays the attacker who owns the disk: every
 window of every file is tried as a key, and the text counts as readable if the ciphertext it
 would produce appears in any file. Should the at-rest format change, the "stored text is
 readable" precondition fails loudly instead of the test passing vacuously."""
-import ctypes
-import ctypes.util
 import secrets
 import time
 
 import wire
-
-_sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
-assert _sodium.sodium_init() >= 0
-_ZERO_NONCE = bytes(24)
-_PROBE = 16          # bytes of ciphertext that must match
-
-
-def _keystream(key, n):
-    out = ctypes.create_string_buffer(n)
-    rc = _sodium.crypto_stream_xchacha20(out, ctypes.c_ulonglong(n), _ZERO_NONCE, key)
-    assert rc == 0
-    return out.raw
+from diskscan import readable
 
 
 def readable_in(files, text):
     """Names of the files from which `text` can be read (plain or with an on-disk key)."""
-    pt = text.encode()
-    found = [str(p) for p, data in files if pt in data]
-    if found:
-        return found
-    assert len(pt) >= _PROBE
-    windows = {}
-    keys = set()
-    for p, data in files:
-        for i in range(len(data) - _PROBE + 1):
-            windows.setdefault(data[i:i + _PROBE], str(p))
-        for i in range(len(data) - 31):
-            keys.add(data[i:i + 32])
-    keys.discard(bytes(32))
-    head = int.from_bytes(pt[:_PROBE], "big")
-    for k in keys:
-        c = (int.from_bytes(_keystream(k, _PROBE), "big") ^ head).to_bytes(_PROBE, "big")
-        if c in windows:
-            return [windows[c] + " (encrypted, key on disk)"]
-    return []
+    return readable(files, text.encode())
 
 
 def holders(server, needle):

@@ -10,8 +10,6 @@ Bytes on disk: an envelope is stored encrypted at rest under a per-envelope key 
 database (like message text, see test_deleted_gone.py). The scan below plays the attacker
 who owns the disk: plain bytes, or every 32-byte window of every file tried as the key.
 Each scan first proves it finds the envelope while it is pending."""
-import ctypes
-import ctypes.util
 import os
 import secrets
 import time
@@ -19,40 +17,10 @@ import time
 import pytest
 
 import wire
+from diskscan import readable
 from wire import Conn, code_name
 
 ENVELOPE_MAX = 61440
-
-_sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
-assert _sodium.sodium_init() >= 0
-_PROBE = 16
-
-
-def _keystream(key, n):
-    out = ctypes.create_string_buffer(n)
-    assert _sodium.crypto_stream_xchacha20(out, ctypes.c_ulonglong(n), bytes(24), key) == 0
-    return out.raw
-
-
-def readable(files, needle):
-    """Files from which `needle` (bytes) can be read: plainly or with a key found on disk."""
-    found = [str(p) for p, data in files if needle in data]
-    if found:
-        return found
-    windows = {}
-    keys = set()
-    for p, data in files:
-        for i in range(len(data) - _PROBE + 1):
-            windows.setdefault(data[i:i + _PROBE], str(p))
-        for i in range(len(data) - 31):
-            keys.add(data[i:i + 32])
-    keys.discard(bytes(32))
-    head = int.from_bytes(needle[:_PROBE], "big")
-    for k in keys:
-        c = (int.from_bytes(_keystream(k, _PROBE), "big") ^ head).to_bytes(_PROBE, "big")
-        if c in windows:
-            return [windows[c] + " (encrypted, key on disk)"]
-    return []
 
 
 def wait_for(cond, timeout, what):
