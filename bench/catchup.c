@@ -20,6 +20,7 @@
 #include "run.h"
 
 #include "parley.h"
+#include "spawn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,9 +251,7 @@ int bench_run_catchup(const bench_opts *o, const char *run_id, char *err, size_t
         if (s[i].c) parley_close(s[i].c);
     free(s);
     if (loop) parley_loop_free(loop);
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);   /* our own mkdtemp name: no quoting needed */
-    if (system(cmd) != 0 && !o->quiet) fprintf(stderr, "could not remove %s\n", dir);
+    if (remove_tree(dir) != 0 && !o->quiet) fprintf(stderr, "could not remove %s\n", dir);
     if (rc == 0 && (r.got != acked || r.dup_or_disorder)) return 1;
     return rc;
 }

@@ -196,11 +196,16 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
+int remove_tree(const char *dir)
+{
+    return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void server_stop(bench_server *s)
 {
     server_kill(s);
     if (s->dir[0]) {
-        nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        remove_tree(s->dir);
         s->dir[0] = '\0';
     }
 }

@@ -34,6 +34,8 @@ int server_spawn(bench_server *s, const char *binary, unsigned max_connections, 
 void server_kill(bench_server *s);
 int server_restart(bench_server *s, const char *binary, int timeout_ms, char *err,
                    size_t errlen);
+/* Removes dir and everything under it (without following symlinks); 0 or -1. */
+int remove_tree(const char *dir);
 /* server_kill() and remove the data directory. Safe to call twice. */
 void server_stop(bench_server *s);
 
