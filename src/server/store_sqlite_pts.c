@@ -80,13 +80,17 @@ static store_rc load(store *s, int64_t acc, uint64_t *pts)
     return rc == SQLITE_ROW ? STORE_OK : STORE_ERR_INTERNAL;
 }
 
-store_rc pts_get(store *s, int64_t acc, uint64_t *pts)
+/* The account's slot, loading its position from the log on a miss. *out is NULL (with the
+ * position still in *pts) when the table could not grow to hold it. */
+static store_rc slot_get(store *s, int64_t acc, pts_slot **out, uint64_t *pts)
 {
     pts_cache *c = &s->pts;
+    *out = NULL;
     if (acc == 0) return STORE_ERR_INTERNAL;      /* 0 marks an empty slot */
     if (c->cap) {
         pts_slot *sl = find(c, acc);
         if (sl->acc == acc) {
+            *out = sl;
             *pts = sl->pts;
             return STORE_OK;
         }
@@ -98,19 +102,25 @@ store_rc pts_get(store *s, int64_t acc, uint64_t *pts)
     pts_slot *sl = find(c, acc);
     *sl = (pts_slot){acc, *pts};
     c->used++;
+    *out = sl;
     return STORE_OK;
+}
+
+store_rc pts_get(store *s, int64_t acc, uint64_t *pts)
+{
+    pts_slot *sl;
+    return slot_get(s, acc, &sl, pts);
 }
 
 store_rc pts_bump(store *s, int64_t acc, uint64_t *pts)
 {
     uint64_t cur;
-    store_rc r = pts_get(s, acc, &cur);
+    pts_slot *sl;
+    store_rc r = slot_get(s, acc, &sl, &cur);
     if (r != STORE_OK) return r;
-    pts_cache *c = &s->pts;
-    pts_slot *sl = c->cap ? find(c, acc) : NULL;
     /* No slot (the table could not grow): the bump cannot be remembered, so refuse it
      * rather than hand out the same position twice. */
-    if (!sl || sl->acc != acc || undo_push(c, acc, cur)) return STORE_ERR_INTERNAL;
+    if (!sl || undo_push(&s->pts, acc, cur)) return STORE_ERR_INTERNAL;
     sl->pts = cur + 1;
     *pts = cur + 1;
     return STORE_OK;
