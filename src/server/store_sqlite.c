@@ -356,14 +356,12 @@ int ids_read(sqlite3_stmt *st, int col, int64_t **out, size_t *n)
  * safe; the cipher only has to make the bytes unreadable once the key row is zeroed. */
 static const unsigned char zero_nonce[crypto_stream_xchacha20_NONCEBYTES];
 
-store_rc text_seal(store *s, const char *text, int64_t *key_id, unsigned char **body,
-                   size_t *len)
+store_rc bytes_seal(store *s, const unsigned char *in, size_t len, int64_t *key_id,
+                    unsigned char **body)
 {
     *key_id = 0;
-    *len = strlen(text);
-    *body = malloc(*len ? *len : 1);
+    *body = malloc(len ? len : 1);
     if (!*body) return STORE_ERR_INTERNAL;
-    if (*len == 0) return STORE_OK;
     unsigned char key[MSG_KEY_BYTES];
     randombytes_buf(key, sizeof key);
     sqlite3_stmt *st = sq_get(s, Q_KEY_INSERT);
@@ -376,7 +374,7 @@ store_rc text_seal(store *s, const char *text, int64_t *key_id, unsigned char **
     }
     if (rc == SQLITE_DONE) {
         *key_id = sqlite3_last_insert_rowid(s->db);
-        crypto_stream_xchacha20_xor(*body, (const unsigned char *)text, *len, zero_nonce, key);
+        crypto_stream_xchacha20_xor(*body, in, len, zero_nonce, key);
     }
     sodium_memzero(key, sizeof key);
     if (rc != SQLITE_DONE) {
@@ -385,6 +383,18 @@ store_rc text_seal(store *s, const char *text, int64_t *key_id, unsigned char **
         return STORE_ERR_INTERNAL;
     }
     return STORE_OK;
+}
+
+store_rc text_seal(store *s, const char *text, int64_t *key_id, unsigned char **body,
+                   size_t *len)
+{
+    *len = strlen(text);
+    if (*len == 0) {               /* nothing to hide: no key row */
+        *key_id = 0;
+        *body = malloc(1);
+        return *body ? STORE_OK : STORE_ERR_INTERNAL;
+    }
+    return bytes_seal(s, (const unsigned char *)text, *len, key_id, body);
 }
 
 char *text_open(sqlite3_stmt *st, int col, int kcol)

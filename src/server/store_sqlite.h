@@ -196,7 +196,11 @@ store_rc msgs_delete_everyone(store *s, int64_t chat_id, const int64_t *ids, siz
 #define MSG_COL_FROM_PTS 17
 #define MSG_COL_KEY 18
 
-/* ---- message text at rest ---- */
+/* ---- message text (and secret-chat envelopes) at rest ---- */
+/* Encrypts len bytes under a fresh single-use key stored in msg_keys (XChaCha20, zero
+ * nonce); *key_id names the key, *body (caller frees) holds the len bytes of ciphertext. */
+store_rc bytes_seal(store *s, const unsigned char *in, size_t len, int64_t *key_id,
+                    unsigned char **body);
 /* Encrypts text under a fresh single-use key stored in msg_keys; *key_id names it, *body
  * (caller frees) holds the ciphertext. Empty text is stored as-is without a key. */
 store_rc text_seal(store *s, const char *text, int64_t *key_id, unsigned char **body,

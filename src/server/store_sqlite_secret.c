@@ -20,7 +20,7 @@
 
 #define ENV_KEY_BYTES crypto_stream_xchacha20_KEYBYTES
 
-/* Each key encrypts exactly one envelope, so a fixed nonce is safe (as for text_seal). */
+/* The zero nonce bytes_seal encrypts with: each key seals exactly one envelope. */
 static const unsigned char env_nonce[crypto_stream_xchacha20_NONCEBYTES];
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -286,35 +286,6 @@ static int sent_before(store *s, int64_t from_device, uint64_t random_id, uint64
     return r;
 }
 
-/* Encrypts the envelope under a new msg_keys row; *key_id names it, *body (caller frees)
- * holds len bytes of ciphertext. */
-static store_rc envelope_seal(store *s, const uint8_t *env, size_t len, int64_t *key_id,
-                              unsigned char **body)
-{
-    unsigned char key[ENV_KEY_BYTES];
-    if (!(*body = malloc(len))) return STORE_ERR_INTERNAL;
-    randombytes_buf(key, sizeof key);
-    sqlite3_stmt *st = sq_get(s, Q_KEY_INSERT);
-    int rc = SQLITE_ERROR;
-    if (st) {
-        sqlite3_bind_blob(st, 1, key, sizeof key, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        sq_done(st);
-        sqlite3_clear_bindings(st);
-    }
-    if (rc == SQLITE_DONE) {
-        *key_id = sqlite3_last_insert_rowid(s->db);
-        crypto_stream_xchacha20_xor(*body, env, len, env_nonce, key);
-    }
-    sodium_memzero(key, sizeof key);
-    if (rc != SQLITE_DONE) {
-        free(*body);
-        *body = NULL;
-        return STORE_ERR_INTERNAL;
-    }
-    return STORE_OK;
-}
-
 typedef struct {
     int64_t from_user, from_device, to_device;
     uint64_t secret_chat, random_id;
@@ -327,7 +298,7 @@ static store_rc envelope_insert(store *s, const send_args *a, uint64_t *id)
 {
     int64_t key_id = 0;
     unsigned char *body = NULL;
-    store_rc r = envelope_seal(s, a->env, a->len, &key_id, &body);
+    store_rc r = bytes_seal(s, a->env, a->len, &key_id, &body);
     if (r != STORE_OK) return r;
     sqlite3_stmt *st = sq_get(s, Q_ENV_INSERT);
     int rc = SQLITE_ERROR;
