@@ -8,6 +8,7 @@ in a file. Used by test_deleted_gone.py and test_secret_server.py; each test fir
 the scan finds what is still stored, so a change of the at-rest format fails loudly."""
 import ctypes
 import ctypes.util
+import time
 
 _sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
 assert _sodium.sodium_init() >= 0
@@ -43,3 +44,16 @@ def readable(files, needle):
         if c in windows:
             return [windows[c] + " (encrypted, key on disk)"]
     return []
+
+
+def wait_for(cond, timeout, what):
+    """Polls cond() every 0.1 s until it is truthy (and returns it) or `timeout` seconds pass:
+    what reaches the files does so asynchronously (commits, checkpoints, scrubs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

@@ -9,10 +9,9 @@ window of every file is tried as a key, and the text counts as readable if the c
 would produce appears in any file. Should the at-rest format change, the "stored text is
 readable" precondition fails loudly instead of the test passing vacuously."""
 import secrets
-import time
 
 import wire
-from diskscan import readable
+from diskscan import readable, wait_for
 
 
 def readable_in(files, text):
@@ -22,17 +21,6 @@ def readable_in(files, text):
 
 def holders(server, needle):
     return readable_in(server.data_files(), needle)
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def unique(label):

@@ -17,21 +17,10 @@ import time
 import pytest
 
 import wire
-from diskscan import readable
+from diskscan import readable, wait_for
 from wire import Conn, code_name
 
 ENVELOPE_MAX = 61440
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def key():
