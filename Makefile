@@ -117,7 +117,8 @@ $(B)/obj/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_OURS) -c $< -o $@
 
-$(PARLEYD): $(SERVER_O) $(COMMON_O)
+# parleyd speaks proto/sfu.proto to the SFU it supervises (sfu_link.c).
+$(PARLEYD): $(SERVER_O) $(B)/obj/gen/sfu.pb-c.o $(COMMON_O)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
@@ -151,9 +152,9 @@ $(RELAY): $(call obj,$(RELAY_SRC))
 # Server unit tests include server headers (store.h, ...) by name.
 $(B)/obj/tests/unit/test_server_%.o: CFLAGS_OURS += -Isrc/server
 
-$(B)/tests/test_server_%: $(B)/obj/tests/unit/test_server_%.o tests/unit/unit.h $(SERVER_LIB_O) $(COMMON_O)
+$(B)/tests/test_server_%: $(B)/obj/tests/unit/test_server_%.o tests/unit/unit.h $(SERVER_LIB_O) $(B)/obj/gen/sfu.pb-c.o $(COMMON_O)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SERVER_LIB_O) $(COMMON_O) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SERVER_LIB_O) $(B)/obj/gen/sfu.pb-c.o $(COMMON_O) $(LIBS)
 
 $(B)/tests/test_lib_%: $(B)/obj/tests/unit/test_lib_%.o tests/unit/unit.h $(LIBPARLEY_A)
 	@mkdir -p $(dir $@)
@@ -179,6 +180,7 @@ $(SFU_GEN_O): $(SFU_GEN_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) -c $< -o $@
 $(SFU_O) $(call obj,$(wildcard tests/unit/test_sfu_*.c)) $(SFU_BENCH_O): $(SFU_GEN_H)
+$(SERVER_O) $(call obj,$(wildcard tests/unit/test_server_*.c)): $(SFU_GEN_H)
 
 $(SFU): $(SFU_O) $(SFU_GEN_O) $(COMMON_O)
 	@mkdir -p $(BIN)

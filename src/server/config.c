@@ -41,6 +41,12 @@ int config_defaults(server_config *cfg)
     cfg->secret_inbox_bytes = 64ULL << 20;
     cfg->turn_ttl = 3600;
     cfg->call_ring_timeout = 45;
+    cfg->sfu = 1;
+    cfg->sfu_bind = strdup("127.0.0.1");
+    cfg->gc_max_participants = 1000;
+    cfg->gc_max_video = 30;
+    cfg->sfu_consent_timeout = 30;  /* RFC 7675 */
+    if (!cfg->sfu_bind) cfg->listen_host = NULL;  /* -> the out-of-memory path below */
     if (!cfg->listen_host || !cfg->data_dir) {
         config_free(cfg);
         return -1;
@@ -56,6 +62,9 @@ void config_free(server_config *cfg)
     free(cfg->turn_urls);
     if (cfg->turn_secret) sodium_memzero(cfg->turn_secret, strlen(cfg->turn_secret));
     free(cfg->turn_secret);
+    free(cfg->sfu_path);
+    free(cfg->sfu_bind);
+    cfg->sfu_path = cfg->sfu_bind = NULL;
     cfg->listen_host = cfg->data_dir = cfg->web_dir = NULL;
     cfg->turn_urls = cfg->turn_secret = NULL;
 }
@@ -158,6 +167,29 @@ static int set_call_key(server_config *cfg, const char *key, const char *value)
     return -2;
 }
 
+/* The group-call settings (see config.h); same returns as set_key. */
+static int set_group_call_key(server_config *cfg, const char *key, const char *value)
+{
+    if (strcmp(key, "sfu") == 0) {
+        if (strcmp(value, "on") == 0) cfg->sfu = 1;
+        else if (strcmp(value, "off") == 0) cfg->sfu = 0;
+        else return -1;
+        return 0;
+    }
+    if (strcmp(key, "sfu_path") == 0)
+        return value[0] && strlen(value) <= 4000 ? replace_string(&cfg->sfu_path, value) : -1;
+    if (strcmp(key, "sfu_bind") == 0)
+        return value[0] && strlen(value) <= 45 ? replace_string(&cfg->sfu_bind, value) : -1;
+    if (strcmp(key, "sfu_port") == 0) return set_uint(&cfg->sfu_port, value, 0, 65535);
+    if (strcmp(key, "sfu_consent_timeout") == 0)
+        return set_uint(&cfg->sfu_consent_timeout, value, 1, 300);
+    if (strcmp(key, "group_call_max_participants") == 0)
+        return set_uint(&cfg->gc_max_participants, value, 2, 1000);
+    if (strcmp(key, "group_call_max_video") == 0)
+        return set_uint(&cfg->gc_max_video, value, 1, 30);
+    return -2;
+}
+
 /* Returns 0 ok, -1 bad value, -2 unknown key. */
 static int set_key(server_config *cfg, const char *key, const char *value)
 {
@@ -214,7 +246,8 @@ static int set_key(server_config *cfg, const char *key, const char *value)
         return parse_size(value, 1024, 1ULL << 40, &cfg->secret_inbox_bytes);
     if (strcmp(key, "max_connections") == 0)
         return set_uint(&cfg->max_connections, value, 1, 1000000);
-    return set_call_key(cfg, key, value);
+    int rc = set_call_key(cfg, key, value);
+    return rc == -2 ? set_group_call_key(cfg, key, value) : rc;
 }
 
 int config_set(server_config *cfg, const char *key, const char *value, char *err, size_t errlen)
@@ -408,5 +441,9 @@ void config_usage(const char *prog)
            "turn:127.0.0.1:3478?transport=udp), turn_secret (coturn's static-auth-secret,\n"
            "use-auth-secret), turn_ttl (seconds a TURN credential lives, 3600),\n"
            "call_ring_timeout (seconds an unanswered call rings, 45).\n"
+           "Group calls: sfu (on|off, on), sfu_path (default: parley-sfu beside parleyd),\n"
+           "sfu_bind (the address browsers reach, 127.0.0.1), sfu_port (UDP, 0 = any),\n"
+           "sfu_consent_timeout (seconds without ICE consent before a participant is dropped, 30),\n"
+           "group_call_max_participants (1000), group_call_max_video (30).\n"
            "Sizes accept a K, M or G suffix.\n", prog);
 }

@@ -33,6 +33,14 @@ typedef struct {
     char *turn_secret;           /* coturn's static-auth-secret; wiped by config_free */
     unsigned turn_ttl;           /* seconds a TURN credential stays valid */
     unsigned call_ring_timeout;  /* seconds an unanswered call rings */
+    /* Group calls (sfu_link.c, groupcall.c). */
+    int sfu;                     /* start and supervise parley-sfu (default 1) */
+    char *sfu_path;              /* NULL = parley-sfu beside parleyd's own executable */
+    char *sfu_bind;              /* the address browsers reach; goes into the SDP answer */
+    unsigned sfu_port;           /* UDP port, 0 = any */
+    unsigned sfu_consent_timeout;/* seconds without ICE consent before the SFU drops one */
+    unsigned gc_max_participants;/* per group call, presentations included */
+    unsigned gc_max_video;       /* participants sending camera video at once */
 } server_config;
 
 typedef enum {

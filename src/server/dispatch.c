@@ -69,6 +69,7 @@ static void free_outputs(req_job *j)
     free(j->user_ids);
     store_fanouts_free(&j->fo);
     if (j->ext_free) j->ext_free(j->ext);
+    free(j->gc_answer);
 }
 
 void req_job_free(req_job *j)
@@ -346,7 +347,8 @@ void dispatch_frame(conn *c, const uint8_t *data, size_t len)
     } else if ((h = req_account_handler(f->request_case)) != NULL ||
                (h = req_chat_handler(f->request_case)) != NULL ||
                (h = req_secret_handler(f->request_case)) != NULL ||
-               (h = req_call_handler(f->request_case)) != NULL) {
+               (h = req_call_handler(f->request_case)) != NULL ||
+               (h = req_groupcall_handler(f->request_case)) != NULL) {
         start_request(c, f, h);
         return;  /* f now belongs to the request */
     } else {

@@ -6,6 +6,8 @@
  * Exit codes: 0 after a clean shutdown, 1 when start-up fails, 2 for usage/config errors.
  */
 #include "call.h"
+#include "groupcall.h"
+#include "sfu_link.h"
 #include "config.h"
 #include "dispatch.h"
 #include "expiry.h"
@@ -127,6 +129,10 @@ static int startup(server *srv, store **st)
         log_error("cannot start the store thread");
         return -1;
     }
+    if (groupcall_start(srv) != 0 || sfu_link_start(srv) != 0) {
+        log_error("out of memory");
+        return -1;
+    }
     if (calls_start(srv) != 0) {
         log_error("out of memory");
         return -1;
@@ -145,6 +151,8 @@ static void shutdown_server(server *srv, store *st)
         dispatch_stop(srv);
         expiry_stop(srv);
         calls_stop(srv);                   /* cancels the ring timers */
+        sfu_link_stop(srv);                /* stops parley-sfu; group calls end */
+        groupcall_stop(srv);
     }
     if (srv->sq) storeq_stop(srv->sq);     /* finishes queued jobs, closes the store */
     else if (st) store_close(st);

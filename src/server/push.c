@@ -12,6 +12,7 @@
  */
 #include "push.h"
 #include "call.h"
+#include "groupcall.h"
 #include "log.h"
 #include "networking.h"
 #include "wire.h"
@@ -75,6 +76,7 @@ void push_remove(server *srv, conn *c)
 {
     if (c->user_id == 0) return;
     call_conn_gone(srv, c);  /* a call bound to this device ends with its authentication */
+    groupcall_conn_gone(srv, c);
     list_kind acc = accounts_of(srv), ses = sessions_of(srv);
     unlink_conn(&acc, (uint64_t)c->user_id, c);
     unlink_conn(&ses, (uint64_t)c->session_id, c);
@@ -122,6 +124,9 @@ void push_fanouts(server *srv, const store_fanouts *fo, uint64_t except)
         for (size_t k = 0; k < f->n_accounts; k++) {
             const store_update *u = f->per_account ? &f->per_account[k] : &f->update;
             deliver(srv, u, f->accounts[k], f->pts[k], except);
+            /* Removed from a chat (or left it): out of its group call too. */
+            if (u->kind == STORE_UPD_CHAT_REMOVED)
+                groupcall_member_removed(srv, u->chat_id, f->accounts[k]);
         }
     }
 }
@@ -134,6 +139,7 @@ void push_terminate_sessions(server *srv, const int64_t *ids, size_t n, uint64_t
         while ((c = idmap_get(&srv->push_sessions, (uint64_t)ids[i])) != NULL) {
             /* Unlink first: the conn is no longer authenticated, whatever happens next. */
             call_conn_gone(srv, c);
+            groupcall_conn_gone(srv, c);
             unlink_conn(&acc, (uint64_t)c->user_id, c);
             unlink_conn(&ses, (uint64_t)c->session_id, c);
             c->user_id = c->session_id = 0;

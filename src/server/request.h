@@ -100,6 +100,11 @@ struct req_job {
     void (*ext_free)(void *ext);
     /* Calls (req_call.c). */
     int always_relay;
+    /* Group calls (req_groupcall.c): the call and participant a Join made, and the SFU's
+     * answer (malloc'd, freed by req_job_free). */
+    uint64_t gc_call_id;
+    uint32_t gc_pid;
+    char *gc_answer;
 };
 
 /* The handler of a request type, or NULL if this server does not know it. */
@@ -107,6 +112,7 @@ const req_handler *req_account_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_chat_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_secret_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_call_handler(Parley__ClientFrame__RequestCase kind);
+const req_handler *req_groupcall_handler(Parley__ClientFrame__RequestCase kind);
 
 /* Submits j to the store thread with handler h (answers BUSY and frees j on failure). */
 void req_submit_store(req_job *j, const req_handler *h);

@@ -95,6 +95,8 @@ struct server {
     expiry_state expiry;
     lws_sorted_usec_list_t housekeeping;
     struct calls *calls;       /* the calls in progress (call.c) */
+    struct groupcalls *groupcalls; /* the running group calls (groupcall.c) */
+    struct sfu_link *sfu;      /* the supervised parley-sfu (sfu_link.c) */
     struct web_files *web;     /* the web client's files (http_static.h), NULL = none */
     atomic_int stop;           /* set by SIGTERM/SIGINT */
     int shutting_down;         /* no new work is started once set */

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 static void usage(void) {
     fprintf(stderr, "usage: parley-sfu [--bind ADDR] [--port N] [--control PATH] "
-                    "[--consent-timeout MS] [--log-level L]\n");
+                    "[--consent-timeout MS] [--log-level L] [--exit-with-parent]\n");
 }
 
 static void on_signal(uv_signal_t *s, int signum) { uv_stop(s->loop); }
@@ -29,6 +31,11 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--bind") && v) { cfg.bind_addr = v; i++; }
         else if (!strcmp(a, "--port") && v) { cfg.port = atoi(v); i++; }
         else if (!strcmp(a, "--control") && v) { control_path = v; i++; }
+        else if (!strcmp(a, "--exit-with-parent")) {
+            /* A supervisor (parleyd) killed with SIGKILL cannot stop us: the kernel does. */
+            pid_t parent = getppid();
+            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) return 1;
+        }
         else if (!strcmp(a, "--consent-timeout") && v) { cfg.consent_timeout_ms = (unsigned)atoi(v); i++; }
         else if (!strcmp(a, "--log-level") && v) {
             int l = log_parse_level(v);

@@ -114,6 +114,7 @@ class Conn:
         self.updates = []
         self.secrets = []        # SecretEnvelope frames pushed to this connection, in order
         self.call_events = []   # ServerFrame.call events, in arrival order
+        self.gc_events = []     # ServerFrame.group_call events, in arrival order
         self.responses = {}
         self.goodbye = None
         self.closed = False
@@ -194,6 +195,8 @@ class Conn:
             self.secrets.append(sf.secret)
         elif which == "call":
             self.call_events.append(sf.call)
+        elif which == "group_call":
+            self.gc_events.append(sf.group_call)
         else:
             raise AssertionError(f"empty ServerFrame {data!r}")
         return sf
@@ -423,6 +426,26 @@ class Conn:
                 got = [e.signal.WhichOneof("kind") for e in self.call_events]
                 raise TimeoutError(f"no call event {kind} within {timeout}s (have {got})")
             self.pump(min(left, 0.5))
+
+    def wait_gc(self, kind, pred=None, timeout=5.0):
+        """Waits for a GroupCallEvent of `kind` (and pred(event) holds); removes and returns
+        it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.gc_events):
+                if e.WhichOneof("kind") == kind and (pred is None or pred(e)):
+                    del self.gc_events[i]
+                    return e
+            left = deadline - time.monotonic()
+            if left <= 0:
+                got = [e.WhichOneof("kind") for e in self.gc_events]
+                raise TimeoutError(f"no group call event {kind} within {timeout}s (have {got})")
+            self.pump(min(left, 0.5))
+
+    def gc_kinds(self, wait=0.3):
+        """Reads for `wait` s (after a ping) and returns the kinds of all group call events."""
+        self.drain(wait)
+        return [e.WhichOneof("kind") for e in self.gc_events]
 
     def call_kinds(self, wait=0.3):
         """Reads for `wait` s (after a ping) and returns the kinds of all call events seen."""
