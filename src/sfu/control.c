@@ -94,7 +94,7 @@ static void handle(conn *k, const Parley__Sfu__ToSfu *q) {
     Parley__Sfu__Response r = PARLEY__SFU__RESPONSE__INIT;
     r.id = q->id;
     /* Static: large, and the control server runs on the one loop thread (control.h). */
-    static char answer[16384], err[256];
+    static char answer[65536], err[256];
     static sfu_local_creds creds;
     static sfu_participant_info info[STATE_MAX];
     static Parley__Sfu__ParticipantState ps[STATE_MAX];
@@ -114,7 +114,28 @@ static void handle(conn *k, const Parley__Sfu__ToSfu *q) {
         rc = q->subscribe->max_height > 100000 ? -1
              : sfu_subscribe(c->core, q->subscribe->subscriber, q->subscribe->publisher,
                              (int)q->subscribe->max_height);
+        if (rc == 0) {
+            const char *am, *vm;
+            sfu_subscription_slots(c->core, q->subscribe->subscriber, q->subscribe->publisher,
+                                   &am, &vm, &r.free_audio_slots, &r.free_video_slots);
+            r.audio_mid = (char *)am;
+            r.video_mid = (char *)vm;
+        }
         break;
+    case PARLEY__SFU__TO_SFU__OP_UPDATE_PARTICIPANT: {
+        const Parley__Sfu__UpdateParticipant *u = q->update_participant;
+        rc = !u->offer_sdp ? -1
+             : sfu_participant_update_sdp(c->core, u->participant, u->offer_sdp,
+                                          strlen(u->offer_sdp), answer, sizeof answer, err,
+                                          sizeof err);
+        if (rc == 0) {
+            const char *am, *vm;
+            sfu_subscription_slots(c->core, u->participant, 0, &am, &vm, &r.free_audio_slots,
+                                   &r.free_video_slots);
+            r.answer_sdp = answer;
+        }
+        break;
+    }
     case PARLEY__SFU__TO_SFU__OP_UNSUBSCRIBE:
         rc = sfu_unsubscribe(c->core, q->unsubscribe->subscriber, q->unsubscribe->publisher);
         break;

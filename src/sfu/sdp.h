@@ -14,7 +14,7 @@
 
 #define SDP_MAX_LEN 65536
 #define SDP_MAX_LINE 4096
-#define SDP_MAX_MEDIA 8
+#define SDP_MAX_MEDIA 64      /* a group call: 2 sending + up to 62 receive slots */
 #define SDP_MAX_LAYERS 3
 #define SDP_TOKEN 64
 

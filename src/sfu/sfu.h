@@ -78,6 +78,17 @@ int sfu_participant_remove(sfu_core *c, uint32_t id);
 /* Subscriber receives publisher's audio and video; max_height picks the simulcast layer
  * (with the bandwidth estimate). Calling it again updates max_height. */
 int sfu_subscribe(sfu_core *c, uint32_t subscriber, uint32_t publisher, int max_height);
+/* The receive slots (m-line mids) subscriber's subscription to publisher uses ("" = none), and
+ * the subscriber's free slots of each kind. -1 for an unknown subscriber. The strings live
+ * as long as the participant. */
+/* Renegotiation of participant id with a new offer from the same browser; on success the new
+ * answer is in `answer` and new recvonly m-lines are receive slots. -1 with err: nothing
+ * changed. */
+int sfu_participant_update_sdp(sfu_core *c, uint32_t id, const char *sdp, size_t sdp_len,
+                               char *answer, size_t answer_cap, char *err, size_t err_len);
+int sfu_subscription_slots(sfu_core *c, uint32_t subscriber, uint32_t publisher,
+                           const char **audio_mid, const char **video_mid,
+                           unsigned *free_audio, unsigned *free_video);
 int sfu_unsubscribe(sfu_core *c, uint32_t subscriber, uint32_t publisher);
 int sfu_set_mute(sfu_core *c, uint32_t id, bool audio_muted, bool video_muted);
 

@@ -134,18 +134,25 @@ static void stream_free(sfu_stream *s) {
 }
 
 static uint32_t random_ssrc(void);
+static void take_slots(sfu_sub *s);
+
+/* A recvonly m-line becomes a receive slot with an SSRC of ours. */
+static void add_slot(sfu_participant *p, const sdp_media *m) {
+    if (p->n_slots == SDP_MAX_MEDIA) return;
+    p->slots[p->n_slots].kind = m->kind;
+    p->slots[p->n_slots].pt = m->pt;
+    p->slots[p->n_slots].ssrc = random_ssrc();
+    p->slots[p->n_slots].used = false;
+    snprintf(p->slots[p->n_slots].mid, sizeof p->slots[p->n_slots].mid, "%s", m->mid);
+    p->n_slots++;
+}
 
 static void setup_media(sfu_participant *p, const sdp_offer *o) {
     static const int heights[SFU_MAX_LAYERS] = { 180, 360, 720 };
     p->audio_pt = p->video_pt = p->rtx_pt = -1;
     for (int i = 0; i < o->n_media; i++) {
         const sdp_media *m = &o->media[i];
-        if (m->accepted && m->dir == SDP_RECVONLY && m->kind != SDP_OTHER) {
-            p->slots[p->n_slots].kind = m->kind;
-            p->slots[p->n_slots].pt = m->pt;
-            p->slots[p->n_slots].ssrc = random_ssrc();
-            p->n_slots++;
-        }
+        if (m->accepted && m->dir == SDP_RECVONLY && m->kind != SDP_OTHER) add_slot(p, m);
         if (!m->accepted || m->dir == SDP_RECVONLY || m->dir == SDP_INACTIVE) continue;
         if (m->kind == SDP_AUDIO && p->audio_pt < 0) {
             p->audio_pt = m->pt;
@@ -252,6 +259,52 @@ int sfu_participant_add_sdp(sfu_core *c, uint32_t room, uint32_t id, const char 
     return 0;
 }
 
+/* Renegotiation (sfu.h): the same ICE credentials and DTLS fingerprint, the old receive slots
+ * in the same order, new recvonly m-lines become new slots. Publishing m-lines are kept as
+ * first negotiated (adding a sent track needs a new join). */
+int sfu_participant_update_sdp(sfu_core *c, uint32_t id, const char *sdp, size_t sdp_len,
+                               char *answer, size_t answer_cap, char *err, size_t err_len) {
+    static sdp_offer o; /* large; the core is single-threaded (see sfu.h) */
+    sfu_participant *p = sfu_find(c, id);
+    if (!p) { snprintf(err, err_len, "unknown participant %u", id); return -1; }
+    if (sdp_parse_offer(sdp, sdp_len, &o, err, err_len) < 0) return -1;
+    if (strcmp(o.ice_ufrag, p->remote_ufrag) != 0 || strcmp(o.fingerprint, p->remote_fp) != 0) {
+        snprintf(err, err_len, "renegotiation changed the ICE credentials or the fingerprint");
+        return -1;
+    }
+    int k = 0, n_new = 0;
+    for (int i = 0; i < o.n_media; i++) {
+        const sdp_media *m = &o.media[i];
+        if (!m->accepted || m->dir != SDP_RECVONLY || m->kind == SDP_OTHER) continue;
+        if (k < p->n_slots && p->slots[k].kind != m->kind) {
+            snprintf(err, err_len, "renegotiation changed receive slot %d", k);
+            return -1;
+        }
+        if (k++ >= p->n_slots) n_new++;
+    }
+    if (k < p->n_slots) { snprintf(err, err_len, "renegotiation dropped receive slots"); return -1; }
+    uint32_t send_ssrc[SDP_MAX_MEDIA] = { 0 };
+    int first_new = p->n_slots;
+    for (int i = 0, s = 0; i < o.n_media; i++) {
+        const sdp_media *m = &o.media[i];
+        if (!m->accepted || m->dir != SDP_RECVONLY || m->kind == SDP_OTHER) continue;
+        if (s >= p->n_slots) add_slot(p, m);
+        send_ssrc[i] = p->slots[s++].ssrc;
+    }
+    uint64_t sid;
+    RAND_bytes((unsigned char *)&sid, sizeof sid);
+    sdp_answer_params ap = { p->local.ufrag, p->local.pwd, p->local.fingerprint, c->cfg.bind_addr,
+                             c->port, sid >> 2, send_ssrc };
+    if (sdp_build_answer(&o, &ap, answer, answer_cap) < 0) {
+        p->n_slots = first_new;  /* nothing changed */
+        snprintf(err, err_len, "answer does not fit in %zu bytes", answer_cap);
+        return -1;
+    }
+    /* New slots: subscriptions that had none take them now. */
+    for (int i = 0; i < p->n_subs && n_new; i++) take_slots(p->subs[i]);
+    return 0;
+}
+
 static void drop_sub(sfu_sub *s) {
     sfu_participant *pub = s->pub, *sub = s->sub;
     if (s->video_slot >= 0) sub->slots[s->video_slot].used = false;
@@ -291,12 +344,63 @@ static uint32_t random_ssrc(void) {
     return v;
 }
 
+/* Gives s the first free receive slot of each kind it lacks (video only when it shows
+ * video, i.e. max_height > 0). Without a slot a stream goes on a random SSRC. */
+static void take_slots(sfu_sub *s) {
+    sfu_participant *sub = s->sub, *pub = s->pub;
+    for (int i = 0; i < sub->n_slots; i++) {
+        if (sub->slots[i].used) continue;
+        if (sub->slots[i].kind == SDP_VIDEO && s->video_slot < 0 && pub->n_layers > 0 &&
+            s->max_height > 0) {
+            s->video_slot = i;
+            s->video_ssrc = sub->slots[i].ssrc;
+            s->video_pt = sub->slots[i].pt;
+            sub->slots[i].used = true;
+        } else if (sub->slots[i].kind == SDP_AUDIO && s->audio_slot < 0 && pub->audio_pt >= 0) {
+            s->audio_slot = i;
+            s->audio_ssrc = sub->slots[i].ssrc;
+            s->audio_pt = sub->slots[i].pt;
+            sub->slots[i].used = true;
+        }
+    }
+}
+
+static void free_video_slot(sfu_sub *s) {
+    if (s->video_slot < 0) return;
+    s->sub->slots[s->video_slot].used = false;
+    s->video_slot = s->video_pt = -1;
+    s->video_ssrc = random_ssrc();
+}
+
+int sfu_subscription_slots(sfu_core *c, uint32_t subscriber, uint32_t publisher,
+                           const char **audio_mid, const char **video_mid,
+                           unsigned *free_audio, unsigned *free_video) {
+    sfu_participant *sub = sfu_find(c, subscriber);
+    if (!sub) return -1;
+    *audio_mid = *video_mid = "";
+    *free_audio = *free_video = 0;
+    for (int i = 0; i < sub->n_slots; i++)
+        if (!sub->slots[i].used) {
+            if (sub->slots[i].kind == SDP_AUDIO) (*free_audio)++;
+            else if (sub->slots[i].kind == SDP_VIDEO) (*free_video)++;
+        }
+    for (int i = 0; i < sub->n_subs; i++) {
+        const sfu_sub *s = sub->subs[i];
+        if (s->pub->id != publisher) continue;
+        if (s->audio_slot >= 0) *audio_mid = sub->slots[s->audio_slot].mid;
+        if (s->video_slot >= 0) *video_mid = sub->slots[s->video_slot].mid;
+    }
+    return 0;
+}
+
 int sfu_subscribe(sfu_core *c, uint32_t subscriber, uint32_t publisher, int max_height) {
     sfu_participant *sub = sfu_find(c, subscriber), *pub = sfu_find(c, publisher);
     if (!sub || !pub || sub == pub || sub->room != pub->room || max_height < 0) return -1;
     for (int i = 0; i < sub->n_subs; i++)
         if (sub->subs[i]->pub == pub) {
             sub->subs[i]->max_height = max_height;
+            if (max_height == 0) free_video_slot(sub->subs[i]);
+            else take_slots(sub->subs[i]);
             sfu_fwd_choose_layer(sub->subs[i]);
             return 0;
         }
@@ -318,20 +422,7 @@ int sfu_subscribe(sfu_core *c, uint32_t subscriber, uint32_t publisher, int max_
     s->video_ssrc = random_ssrc();
     s->audio_ssrc = random_ssrc();
     s->video_pt = s->audio_pt = s->video_slot = s->audio_slot = -1;
-    for (int i = 0; i < sub->n_slots; i++) {
-        if (sub->slots[i].used) continue;
-        if (sub->slots[i].kind == SDP_VIDEO && s->video_slot < 0 && pub->n_layers > 0) {
-            s->video_slot = i;
-            s->video_ssrc = sub->slots[i].ssrc;
-            s->video_pt = sub->slots[i].pt;
-            sub->slots[i].used = true;
-        } else if (sub->slots[i].kind == SDP_AUDIO && s->audio_slot < 0 && pub->audio_pt >= 0) {
-            s->audio_slot = i;
-            s->audio_ssrc = sub->slots[i].ssrc;
-            s->audio_pt = sub->slots[i].pt;
-            sub->slots[i].used = true;
-        }
-    }
+    take_slots(s);
     s->v_seq_off = (uint16_t)random_ssrc();
     s->v_last_seq = (uint16_t)(s->v_seq_off - 1);
     s->v_last_ts = random_ssrc();

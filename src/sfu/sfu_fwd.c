@@ -25,6 +25,7 @@ static bool layer_active(const sfu_stream *s, uint64_t now) {
 void sfu_fwd_choose_layer(sfu_sub *s) {
     sfu_participant *pub = s->pub;
     if (pub->n_layers == 0) { s->target = -1; return; }
+    if (s->max_height == 0) { s->target = s->cur = -1; return; } /* audio only: no video */
     uint64_t now = sfu_now_ms(pub->core);
     int n_video = 0;
     for (int i = 0; i < s->sub->n_subs; i++) n_video += s->sub->subs[i]->pub->n_layers > 0;

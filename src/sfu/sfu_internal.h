@@ -96,7 +96,7 @@ struct sfu_participant {
     uint64_t last_level_ms;
     /* receive slots: the recvonly m-lines of the participant's offer, each answered with an
      * SFU SSRC; a subscription takes a free slot of its kind (else it gets a random SSRC) */
-    struct { sdp_kind kind; int pt; uint32_t ssrc; bool used; } slots[SDP_MAX_MEDIA];
+    struct { sdp_kind kind; int pt; uint32_t ssrc; bool used; char mid[SDP_TOKEN]; } slots[SDP_MAX_MEDIA];
     int n_slots;
     /* received media */
     sfu_sub *subs[SFU_MAX_SUBS];

@@ -44,11 +44,21 @@ def group(srv, n):
     return people, chat.id
 
 
-def join(c, chat, video=True, key=KEY, **kw):
-    r = c.call("group_call_join", _timeout=15, chat_id=chat, offer_sdp=OFFER, call_key=key,
-               audio=True, video=video, **kw)
-    assert r.participant_id > 0 and "a=ice-lite" in r.answer_sdp
-    return r
+def join(c, chat, video=True, key=KEY, offer=OFFER, **kw):
+    """Joins; a server that has just started may still be starting its SFU (SFU_UNAVAILABLE),
+    which is retried for a few seconds."""
+    deadline = time.monotonic() + 10
+    while True:
+        r = c.request("group_call_join", _timeout=15, chat_id=chat, offer_sdp=offer,
+                      call_key=key, audio=True, video=video, **kw)
+        if r.HasField("error") and wire.code_name(r.error.code) == "SFU_UNAVAILABLE" and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+            continue
+        assert not (r.HasField("error") and r.error.code), r.error
+        r = r.group_call_joined
+        assert r.participant_id > 0 and "a=ice-lite" in r.answer_sdp
+        return r
 
 
 def state(c, chat, after=0):
@@ -318,3 +328,68 @@ def test_sfu_off_and_child_stopped_with_parleyd():
             "parley-sfu" not in Path(f"/proc/{pid}/cmdline").read_text()
     finally:
         shutil.rmtree(s.base, ignore_errors=True)
+
+
+def offer_with_slots(kinds, ufrag=None):
+    """The Chromium offer plus recvonly m-lines (receive slots) with mids 2, 3, ..., one per
+    letter of kinds ("a" audio, "v" video), appended in order as a browser adds recvonly
+    transceivers."""
+    parts = "\r\n".join(OFFER.splitlines()).split("\r\nm=")
+    head, media = parts[0], ["m=" + p for p in parts[1:]]
+    media[-1] = media[-1].rstrip("\r\n")
+
+    def recv(sec, mid):
+        out = []
+        for line in sec.split("\r\n"):
+            if line.startswith(("a=ssrc", "a=msid", "a=rid", "a=simulcast")):
+                continue
+            if line.startswith("a=mid:"):
+                line = f"a=mid:{mid}"
+            if line in ("a=sendrecv", "a=sendonly"):
+                line = "a=recvonly"
+            out.append(line)
+        return "\r\n".join(out)
+
+    mids, extra = [], []
+    for k in kinds:
+        mid = str(2 + len(mids))
+        mids.append(mid)
+        extra.append(recv(media["av".index(k)], mid))
+    head = head.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE " + " ".join(["0", "1"] + mids))
+    sdp = "\r\n".join([head] + media + extra) + "\r\n"
+    if ufrag:
+        sdp = sdp.replace("a=ice-ufrag:ixDr", f"a=ice-ufrag:{ufrag}")
+    return sdp
+
+
+def test_slots_and_renegotiation(srv):
+    (a, b, c), chat = group(srv, 3)
+    ja = join(a, chat, offer=offer_with_slots("av"))
+    assert ja.answer_sdp.count("m=") == 4
+    jb, jc = join(b, chat), join(c, chat)
+    cid = ja.state.call_id
+    view = lambda *ps: [pb.GroupCallView(publisher=p.participant_id, max_height=h) for p, h in ps]
+    s = a.call("group_call_subscribe", call_id=cid, participant_id=ja.participant_id,
+               views=view((jb, 360), (jc, 360)))
+    got = {x.publisher: (x.audio_mid, x.video_mid) for x in s.slots}
+    assert got[jb.participant_id] == ("2", "3")       # the slots, in the browser's mids
+    assert got[jc.participant_id] == ("", "")         # none left
+    assert (s.free_audio_slots, s.free_video_slots) == (0, 0)
+    # renegotiating with more slots: the old ones keep their place, c gets the new ones
+    bad = a.error("group_call_renegotiate", call_id=cid, participant_id=ja.participant_id,
+                  offer_sdp=offer_with_slots("avav", ufrag="Zz99"))
+    assert bad == "BAD_REQUEST"
+    r = a.call("group_call_renegotiate", call_id=cid, participant_id=ja.participant_id,
+               offer_sdp=offer_with_slots("avav"))
+    assert r.answer_sdp.count("m=") == 6
+    s = a.call("group_call_subscribe", call_id=cid, participant_id=ja.participant_id,
+               views=view((jb, 360), (jc, 0)))
+    got = {x.publisher: (x.audio_mid, x.video_mid) for x in s.slots}
+    assert got[jb.participant_id] == ("2", "3")
+    assert got[jc.participant_id] == ("4", "")   # audio only: no video slot
+    assert (s.free_audio_slots, s.free_video_slots) == (0, 1)
+    # dropping b frees its slots
+    s = a.call("group_call_subscribe", call_id=cid, participant_id=ja.participant_id,
+               views=view((jc, 720)))
+    assert (s.slots[0].audio_mid, s.free_audio_slots) == ("4", 1)
+    assert s.slots[0].video_mid == "3" and s.free_video_slots == 1   # the first free one

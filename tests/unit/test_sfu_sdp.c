@@ -146,7 +146,7 @@ TEST(malformed_offers) {
     size_t n = strlen(sim_offer);
     for (size_t t = 0; t < n; t++) sdp_parse_offer(sim_offer, t, &o, err, sizeof err);
     /* Too many m-lines. */
-    static char many[8192];
+    static char many[16384];
     size_t off = (size_t)snprintf(many, sizeof many, "%s", sim_offer);
     for (int i = 0; i < SDP_MAX_MEDIA; i++)
         off += (size_t)snprintf(many + off, sizeof many - off, "m=application 9 UDP/DTLS/SCTP x\r\na=mid:m%d\r\n", i);
