@@ -41,6 +41,17 @@ await esbuild.build({
   legalComments: "none",
   logLevel: "warning",
 });
+// The group-call SFrame worker is a bundle of its own (it runs in a Worker).
+await esbuild.build({
+  entryPoints: [join(here, "src", "sframe_worker.ts")],
+  outfile: join(dist, "sframe_worker.js"),
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: ["es2022"],
+  legalComments: "none",
+  logLevel: "warning",
+});
 for (const f of readdirSync(join(here, "static"))) copyFileSync(join(here, "static", f), join(dist, f));
 for (const f of readdirSync(dist)) {
   if (!/\.(html|js|css|svg|json|txt)$/.test(f)) continue;

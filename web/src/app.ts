@@ -6,6 +6,8 @@ import { CallOutcome, ChatKind, ErrorCode, MessageKind, Role, ServiceAction,
   type Chat, type Message } from "./gen/parley_pb";
 import { Calls } from "./call";
 import { CallScreen } from "./call_ui";
+import { GroupCalls } from "./groupcall";
+import { GroupCallScreen } from "./groupcall_ui";
 import { append, clear, fullTime, h, say, shortTime } from "./dom";
 import { MsgList } from "./msglist";
 import { key, State, type Key } from "./state";
@@ -94,12 +96,14 @@ export class App {
   private editing: Message | null = null;
   private sessionsDialog: HTMLDialogElement | null = null;
   private calls: Calls;
+  private groupCalls: GroupCalls;
 
   constructor(private root: HTMLElement) {
     this.client = new Client({
       onReady: (auth, again) => { void this.onReady(auth.user!, auth.pts, again); },
       onUpdate: (u) => this.state.onUpdate(u),
       onCall: (ev) => this.calls.onEvent(ev),
+      onGroupCall: (ev) => this.groupCalls.onEvent(ev),
       onLoggedOut: (why) => this.showLogin(why),
       onState: (t) => say(t),
     });
@@ -107,6 +111,9 @@ export class App {
     this.state.on((what, k) => this.onChange(what, k));
     this.calls = new Calls(this.client);
     new CallScreen(this.calls);
+    this.groupCalls = new GroupCalls(this.client);
+    new GroupCallScreen(this.groupCalls);
+    this.groupCalls.onRunning = () => this.renderHead();
   }
 
   start(): void {
@@ -296,7 +303,16 @@ export class App {
         h("span", { class: "sub" }, sub + (c.autoDelete ? ` · auto-delete ${timerName(c.autoDelete)}` : ""))),
       c.kind === ChatKind.PRIVATE ? this.callButton(c, false) : null,
       c.kind === ChatKind.PRIVATE ? this.callButton(c, true) : null,
+      this.groupCallButton(c),
       h("button", { "aria-label": "Chat settings", onclick: () => void this.chatSettings(c) }, "⚙"));
+  }
+
+  // "Group call" starts the chat's call; while one runs it says "Join call (n)".
+  private groupCallButton(c: Chat): HTMLButtonElement {
+    const n = this.groupCalls.running.get(c.id);
+    return h("button", { class: "gc-btn" + (n ? " running" : ""), "aria-label": n ? "Join call" : "Group call",
+      onclick: () => void this.groupCalls.join(c.id, this.state.chatTitle(c))
+        .catch((e) => say(errText(e))) }, n ? `Join call (${n})` : "👥📹");
   }
 
   private callButton(c: Chat, video: boolean): HTMLButtonElement {

@@ -10,7 +10,7 @@ import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/p
 import {
   ClientFrameSchema, ErrorCode, LoginRequestSchema, RegisterRequestSchema, ResponseSchema,
   ServerFrameSchema,
-  type AuthResult, type CallEvent, type Response, type Update,
+  type AuthResult, type CallEvent, type GroupCallEvent, type Response, type Update,
 } from "./gen/parley_pb";
 
 export type Req = NonNullable<MessageInitShape<typeof ClientFrameSchema>["request"]>;
@@ -42,6 +42,8 @@ export interface ClientEvents {
   onUpdate(u: Update): void;
   // A call signal for this device (call.ts).
   onCall(ev: CallEvent): void;
+  // A group-call change (groupcall.ts).
+  onGroupCall(ev: GroupCallEvent): void;
   // The session is gone (logged out here or elsewhere, or no cookie): show the login.
   onLoggedOut(reason: string): void;
   onState(text: string): void;
@@ -161,6 +163,8 @@ export class Client {
       if (this.ready) this.ev.onUpdate(f.frame.value);
     } else if (f.frame.case === "call") {
       if (this.ready) this.ev.onCall(f.frame.value);
+    } else if (f.frame.case === "groupCall") {
+      if (this.ready) this.ev.onGroupCall(f.frame.value);
     } else if (f.frame.case === "goodbye") {
       const g = f.frame.value;
       if (g.code === ErrorCode.SESSION_TERMINATED) {

@@ -1,0 +1,319 @@
+// groupcall.ts: one group call's WebRTC side and its signalling through parleyd (the "Group
+// calls" section of proto/parley.proto; docs/GROUP_CALLS.md).
+//
+// The browser always offers: one RTCPeerConnection to parley-sfu carries our microphone, our
+// camera (three simulcast layers q/h/f) and recvonly "slots", one audio and one video
+// transceiver per other participant we show (plus spares). parleyd answers with the SFU's
+// answer; GroupCallSubscribe says whom we show at what size and which slot (mid) carries whom.
+// When slots run out we add transceivers and renegotiate. A screen share is a second
+// connection joined with presentation_of = our id, publish-only.
+//
+// Every frame we send is SFrame-encrypted and every frame we receive decrypted in a transform
+// worker (gc_e2ee.ts); parleyd relays the sealed keys. The transforms are attached before the
+// answer is applied, so no frame ever leaves unencrypted.
+//
+// Ownership: GroupCalls owns at most one GroupCall; a GroupCall owns its peer connections, the
+// local tracks and its CallE2EE, and stops all of them in end().
+import { type GroupCallEvent, type GroupCallParticipant, type GroupCallState } from "./gen/parley_pb";
+import { type Client } from "./client";
+import { CallE2EE, PC_CONFIG, type Member } from "./gc_e2ee";
+
+export interface Tile {
+  id: number;                 // publisher participant id
+  name: string;
+  audio: boolean;
+  video: boolean;
+  hand: boolean;
+  presentation: boolean;
+  track: MediaStreamTrack | null;   // the video slot's track, once subscribed
+  audioTrack: MediaStreamTrack | null;
+  frames: number;             // inbound framesDecoded of its video slot
+  audioBytes: number;
+}
+
+export interface GroupCallView { show(c: GroupCall | null): void; }
+
+const SPARE_SLOTS = 2;
+const MAX_SLOTS = 31;         // 2 sending + 62 m-lines at most at the SFU
+
+function member(p: GroupCallParticipant): Member {
+  return { participantId: p.participantId, userId: p.user?.id ?? 0n, callKey: p.callKey,
+    presentationOf: p.presentationOf };
+}
+
+export class GroupCall {
+  callId = 0n;
+  me = 0;
+  speaker = 0;
+  parts = new Map<number, GroupCallParticipant>();
+  muted = false;
+  cameraOff = false;
+  hand = false;
+  sharing = false;
+  emoji: string[] = [];
+  ended = "";
+  pc: RTCPeerConnection | null = null;
+  local: MediaStream | null = null;
+  e2ee: CallE2EE | null = null;
+  tiles = new Map<number, Tile>();
+  private mids = new Map<string, MediaStreamTrack>();
+  private slots = 0;
+  private screen: { pc: RTCPeerConnection; id: number; track: MediaStreamTrack } | null = null;
+  private subscribing = false;
+  private resubscribe = false;
+  heights = new Map<number, number>();   // what the screen draws each tile at (pixels)
+
+  constructor(private client: Client, public chatId: bigint, public title: string,
+              private changed: () => void) {}
+
+  private async req<T>(c: string, value: object): Promise<T> {
+    const r = await this.client.call({ case: c, value } as never, { retry: false });
+    return r.value as T;
+  }
+
+  async join(video: boolean): Promise<void> {
+    this.e2ee = await CallE2EE.create();
+    this.local = await navigator.mediaDevices.getUserMedia({
+      audio: { noiseSuppression: true, echoCancellation: true, autoGainControl: true },
+      video: video ? { width: 1280, height: 720 } : false,
+    });
+    this.cameraOff = !video;
+    const st = await this.req<GroupCallState>("getGroupCall", { chatId: this.chatId });
+    const pc = this.pc = new RTCPeerConnection(PC_CONFIG);
+    pc.ontrack = (e) => {
+      const mid = e.transceiver.mid;
+      if (mid) this.mids.set(mid, e.track);
+      this.e2ee?.decryptReceiver(e.receiver, e.track.kind);
+      this.changed();
+    };
+    const audio = this.local.getAudioTracks()[0];
+    const cam = this.local.getVideoTracks()[0];
+    const at = pc.addTransceiver(audio, { direction: "sendonly" });
+    const vt = pc.addTransceiver(cam ?? "video", { direction: "sendonly", sendEncodings: [
+      { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+      { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+      { rid: "f", maxBitrate: 1_500_000 }] });
+    this.preferCodecs(at, "audio");
+    this.preferCodecs(vt, "video");
+    this.addSlots(Math.min(MAX_SLOTS, st.participantCount + SPARE_SLOTS));
+    await pc.setLocalDescription(await pc.createOffer());
+    const j = await this.req<{ participantId: number; answerSdp: string; state: GroupCallState }>(
+      "groupCallJoin", { chatId: this.chatId, offerSdp: pc.localDescription!.sdp,
+        callKey: this.e2ee.publicKey, audio: true, video });
+    this.me = j.participantId;
+    this.callId = j.state.callId;
+    this.e2ee.setSelf(this.me, this.callId);
+    this.e2ee.encryptSender(at.sender, this.me, "audio");
+    this.e2ee.encryptSender(vt.sender, this.me, "video");
+    await pc.setRemoteDescription({ type: "answer", sdp: j.answerSdp });
+    await this.applyState(j.state);
+  }
+
+  private preferCodecs(t: RTCRtpTransceiver, kind: "audio" | "video"): void {
+    const caps = RTCRtpReceiver.getCapabilities(kind)?.codecs ?? [];
+    const want = kind === "audio" ? /^audio\/opus$/i : /^video\/(vp8|rtx)$/i;
+    const codecs = caps.filter((c) => want.test(c.mimeType));
+    if (codecs.length) t.setCodecPreferences(codecs);
+  }
+
+  private addSlots(n: number): void {
+    for (let i = 0; i < n && this.slots < MAX_SLOTS; i++, this.slots++) {
+      this.preferCodecs(this.pc!.addTransceiver("audio", { direction: "recvonly" }), "audio");
+      this.preferCodecs(this.pc!.addTransceiver("video", { direction: "recvonly" }), "video");
+    }
+  }
+
+  private async applyState(st: GroupCallState): Promise<void> {
+    let s = st;
+    this.parts.clear();
+    for (;;) {
+      for (const p of s.participants) this.parts.set(p.participantId, p);
+      if (!s.more || !s.participants.length) break;
+      s = await this.req<GroupCallState>("getGroupCall", { chatId: this.chatId,
+        afterParticipant: s.participants[s.participants.length - 1].participantId });
+    }
+    this.speaker = st.speaker;
+    await this.membersChanged();
+  }
+
+  // Keys, emoji, tiles and subscriptions follow the membership.
+  private async membersChanged(): Promise<void> {
+    if (!this.e2ee) return;
+    const batch = await this.e2ee.setMembers([...this.parts.values()].map(member));
+    if (batch) {
+      for (let i = 0; i < batch.keys.length; i += 500)
+        await this.req("groupCallKeys", { callId: this.callId, participantId: this.me, epoch: batch.epoch,
+          keys: batch.keys.slice(i, i + 500).map((k) => ({ toParticipant: k.to, sealed: k.sealed })) });
+    }
+    this.emoji = await this.e2ee.emoji();
+    for (const id of [...this.tiles.keys()]) if (!this.parts.has(id)) this.tiles.delete(id);
+    for (const p of this.parts.values()) {
+      if (p.participantId === this.me || p.participantId === this.screen?.id) continue;
+      const t = this.tiles.get(p.participantId) ?? { id: p.participantId, name: p.user?.username ?? "?",
+        audio: false, video: false, hand: false, presentation: false, track: null, audioTrack: null,
+        frames: 0, audioBytes: 0 };
+      Object.assign(t, { audio: p.audio, video: p.video, hand: p.handRaised, presentation: p.presentationOf !== 0 });
+      this.tiles.set(p.participantId, t);
+    }
+    this.changed();
+    await this.subscribe();
+  }
+
+  // Subscribes to every tile at its drawn size; renegotiates once if slots ran out.
+  async subscribe(): Promise<void> {
+    if (this.subscribing) { this.resubscribe = true; return; }
+    this.subscribing = true;
+    try {
+      do {
+        this.resubscribe = false;
+        const views = [...this.tiles.values()].map((t) => ({ publisher: t.id,
+          maxHeight: this.heights.get(t.id) ?? (t.presentation ? 720 : 360) }));
+        const r = await this.req<{ slots: { publisher: number; audioMid: string; videoMid: string }[];
+          freeAudioSlots: number; freeVideoSlots: number }>("groupCallSubscribe",
+        { callId: this.callId, participantId: this.me, views });
+        const missing = r.slots.filter((s) => !s.audioMid).length;
+        for (const s of r.slots) {
+          const t = this.tiles.get(s.publisher);
+          if (!t) continue;
+          t.audioTrack = this.mids.get(s.audioMid) ?? null;
+          t.track = s.videoMid ? this.mids.get(s.videoMid) ?? null : null;
+        }
+        if (missing && this.slots < MAX_SLOTS) {
+          this.addSlots(missing + SPARE_SLOTS);
+          await this.pc!.setLocalDescription(await this.pc!.createOffer());
+          const a = await this.req<{ answerSdp: string }>("groupCallRenegotiate",
+            { callId: this.callId, participantId: this.me, offerSdp: this.pc!.localDescription!.sdp });
+          await this.pc!.setRemoteDescription({ type: "answer", sdp: a.answerSdp });
+          this.resubscribe = true;
+        }
+      } while (this.resubscribe && this.callId);
+    } finally {
+      this.subscribing = false;
+      this.changed();
+    }
+  }
+
+  async onEvent(ev: GroupCallEvent): Promise<void> {
+    if (ev.callId !== this.callId) return;
+    const k = ev.kind;
+    if (k.case === "key") {
+      await this.e2ee?.onKey(k.value.fromParticipant, k.value.epoch, k.value.sealed);
+      return;
+    }
+    if (k.case === "joined" || k.case === "changed") this.parts.set(k.value.participantId, k.value);
+    else if (k.case === "left") this.parts.delete(k.value);
+    else if (k.case === "speaker") this.speaker = k.value;
+    else if (k.case === "ended") { this.end("The call ended"); return; }
+    if (k.case === "speaker") this.changed();
+    else await this.membersChanged();
+  }
+
+  async setFlags(): Promise<void> {
+    this.local?.getAudioTracks().forEach((t) => { t.enabled = !this.muted; });
+    this.local?.getVideoTracks().forEach((t) => { t.enabled = !this.cameraOff; });
+    await this.req("groupCallMedia", { callId: this.callId, participantId: this.me,
+      audio: !this.muted, video: !this.cameraOff && !!this.local?.getVideoTracks().length,
+      handRaised: this.hand });
+    this.changed();
+  }
+
+  async shareScreen(): Promise<void> {
+    if (this.screen) {
+      const s = this.screen;
+      this.screen = null;
+      s.track.stop();
+      s.pc.close();
+      await this.req("groupCallLeave", { callId: this.callId, participantId: s.id }).catch(() => {});
+      this.sharing = false;
+      this.changed();
+      return;
+    }
+    const ms = await navigator.mediaDevices.getDisplayMedia({ video: true, preferCurrentTab: true } as DisplayMediaStreamOptions);
+    const track = ms.getVideoTracks()[0];
+    const pc = new RTCPeerConnection(PC_CONFIG);
+    const vt = pc.addTransceiver(track, { direction: "sendonly" });
+    this.preferCodecs(vt, "video");
+    await pc.setLocalDescription(await pc.createOffer());
+    const j = await this.req<{ participantId: number; answerSdp: string }>("groupCallJoin", {
+      chatId: this.chatId, offerSdp: pc.localDescription!.sdp, callKey: this.e2ee!.publicKey,
+      presentationOf: this.me });
+    this.screen = { pc, id: j.participantId, track };
+    this.e2ee!.encryptSender(vt.sender, j.participantId, "video");
+    await pc.setRemoteDescription({ type: "answer", sdp: j.answerSdp });
+    track.onended = () => { if (this.screen?.track === track) void this.shareScreen(); };
+    this.sharing = true;
+    this.changed();
+  }
+
+  // Reads getStats into the tiles (frames decoded, audio bytes) for the screen and the tests.
+  async sample(): Promise<void> {
+    if (!this.pc) return;
+    const byMid = new Map<string, { frames: number; bytes: number }>();
+    (await this.pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.mid !== undefined)
+        byMid.set(String(s.mid), { frames: s.framesDecoded ?? 0, bytes: s.bytesReceived ?? 0 });
+    });
+    const midOf = new Map<MediaStreamTrack, string>();
+    for (const [mid, t] of this.mids) midOf.set(t, mid);
+    for (const t of this.tiles.values()) {
+      t.frames = t.track ? byMid.get(midOf.get(t.track) ?? "")?.frames ?? 0 : 0;
+      t.audioBytes = t.audioTrack ? byMid.get(midOf.get(t.audioTrack) ?? "")?.bytes ?? 0 : 0;
+    }
+    this.changed();
+  }
+
+  async leave(): Promise<void> {
+    if (this.callId) await this.req("groupCallLeave", { callId: this.callId, participantId: this.me }).catch(() => {});
+    this.end("You left the call");
+  }
+
+  end(why: string): void {
+    this.ended = why;
+    this.callId = 0n;
+    this.screen?.track.stop();
+    this.screen?.pc.close();
+    this.local?.getTracks().forEach((t) => t.stop());
+    this.pc?.close();
+    this.e2ee?.close();
+    this.pc = null;
+    this.changed();
+  }
+}
+
+export class GroupCalls {
+  current: GroupCall | null = null;
+  view: GroupCallView | null = null;
+  running = new Map<bigint, number>();   // chat id -> participant count, from pushes
+  onRunning: () => void = () => {};
+  private timer: number | undefined;
+
+  constructor(private client: Client) {}
+
+  async join(chatId: bigint, title: string, video = true): Promise<void> {
+    if (this.current) return;
+    const c = this.current = new GroupCall(this.client, chatId, title, () => this.view?.show(this.current));
+    // TEST HOOK: the browser tests reach the call (e.g. to corrupt its keys) through this.
+    (window as unknown as { __parleyGroupCall: GroupCall }).__parleyGroupCall = c;
+    try {
+      await c.join(video);
+      this.timer = window.setInterval(() => void c.sample(), 1000);
+    } catch (e) {
+      c.end("Could not join");
+      this.close();
+      throw e;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.current = null;
+    this.view?.show(null);
+  }
+
+  onEvent(ev: GroupCallEvent): void {
+    if (ev.kind.case === "ended") this.running.delete(ev.chatId);
+    else if (ev.kind.case !== "key") this.running.set(ev.chatId, ev.participantCount);
+    this.onRunning();
+    if (this.current) void this.current.onEvent(ev);
+  }
+}

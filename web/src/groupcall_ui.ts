@@ -1,0 +1,151 @@
+// groupcall_ui.ts: the group-call screen, drawn over the app: a grid of up to 30 videos with
+// the active speaker highlighted, a presenter layout while someone shares a screen (the share
+// big, cameras in a strip), the participant list (muted, hand raised), the membership emoji,
+// and the controls (mute, camera, screen share, raise hand, noise suppression, leave).
+// Layout is CSS (groupcall.css): a side list on desktop, below the grid on tablets.
+//
+// Tiles are kept across renders (a video element keeps playing); each tile reports the
+// frames its video decoded and the audio bytes received as data- attributes, and the screen
+// the E2EE counters and key epoch, so the browser tests read what the user sees.
+import { type GroupCall, type GroupCalls, type Tile } from "./groupcall";
+import { append, clear, h } from "./dom";
+
+export class GroupCallScreen {
+  private el: HTMLElement;
+  private grid: HTMLElement;
+  private list: HTMLElement;
+  private emoji: HTMLElement;
+  private title: HTMLElement;
+  private controls: HTMLElement;
+  private tiles = new Map<number, { el: HTMLElement; video: HTMLVideoElement; audio: HTMLAudioElement;
+    label: HTMLElement }>();
+  private selfView: HTMLVideoElement;
+
+  constructor(private calls: GroupCalls) {
+    this.grid = h("div", { class: "gc-grid", role: "list", "aria-label": "Participants' videos" });
+    this.list = h("ul", { class: "gc-list", "aria-label": "Participants" });
+    this.emoji = h("p", { class: "gc-emoji", "aria-label": "Membership emoji" });
+    this.title = h("h2", { class: "gc-title" });
+    this.controls = h("div", { class: "gc-controls" });
+    this.selfView = h("video", { class: "gc-self", autoplay: true, playsinline: true, muted: true,
+      "aria-label": "Your video" });
+    this.selfView.muted = true;
+    this.el = h("section", { class: "groupcall hidden", role: "dialog", "aria-label": "Group call" },
+      h("div", { class: "gc-main" }, this.title, this.grid, this.selfView, this.controls),
+      h("aside", { class: "gc-side" }, this.emoji, this.list));
+    document.body.appendChild(this.el);
+    calls.view = this;
+  }
+
+  show(c: GroupCall | null): void {
+    if (!c) { this.el.classList.add("hidden"); this.dropTiles(new Set()); return; }
+    this.el.classList.remove("hidden");
+    const d = this.el.dataset;
+    d.callId = String(c.callId);
+    d.ended = c.ended ? "1" : "";
+    const s = c.e2ee?.stats();
+    d.encrypted = String(s?.encrypted ?? 0);
+    d.decrypted = String(s?.decrypted ?? 0);
+    d.decryptFailed = String((s?.failed ?? 0) + (s?.noKey ?? 0));
+    d.epoch = String(c.e2ee?.epoch ?? 0);
+    this.title.textContent = c.ended || `${c.title}: ${c.parts.size} in the call`;
+    this.emoji.textContent = c.emoji.join(" ");
+    if (this.selfView.srcObject !== c.local) this.selfView.srcObject = c.local;
+    const presenting = [...c.tiles.values()].some((t) => t.presentation);
+    this.el.classList.toggle("presenting", presenting);
+    this.grid.dataset.count = String(c.tiles.size);
+    this.renderTiles(c);
+    this.renderList(c);
+    this.renderControls(c);
+  }
+
+  private dropTiles(keep: Set<number>): void {
+    for (const [id, t] of this.tiles) if (!keep.has(id)) { t.el.remove(); this.tiles.delete(id); }
+  }
+
+  private renderTiles(c: GroupCall): void {
+    this.dropTiles(new Set(c.tiles.keys()));
+    for (const t of c.tiles.values()) {
+      let v = this.tiles.get(t.id);
+      if (!v) {
+        const video = h("video", { autoplay: true, playsinline: true, muted: true });
+        video.muted = true;   // audio plays from its own element
+        const audio = h("audio", { autoplay: true });
+        const label = h("span", { class: "gc-name" });
+        const el = h("div", { class: "gc-tile", role: "listitem", "data-id": String(t.id) }, video, audio, label);
+        this.grid.appendChild(el);
+        v = { el, video, audio, label };
+        this.tiles.set(t.id, v);
+      }
+      this.fillTile(c, t, v);
+    }
+    // Tell the call what each tile is drawn at, so it subscribes to the right layer.
+    for (const [id, v] of this.tiles) {
+      const px = Math.round(v.el.clientHeight * (window.devicePixelRatio || 1));
+      if (px > 0 && c.heights.get(id) !== px) { c.heights.set(id, px); void c.subscribe(); }
+    }
+  }
+
+  private fillTile(c: GroupCall, t: Tile, v: { el: HTMLElement; video: HTMLVideoElement;
+    audio: HTMLAudioElement; label: HTMLElement }): void {
+    const vs = t.track ? new MediaStream([t.track]) : null;
+    if (t.track && (v.video.srcObject as MediaStream | null)?.getTracks()[0] !== t.track) v.video.srcObject = vs;
+    if (t.audioTrack && (v.audio.srcObject as MediaStream | null)?.getTracks()[0] !== t.audioTrack)
+      v.audio.srcObject = new MediaStream([t.audioTrack]);
+    v.label.textContent = (t.presentation ? `${t.name} (screen)` : t.name) +
+      (t.audio || t.presentation ? "" : " 🔇") + (t.hand ? " ✋" : "");
+    v.el.classList.toggle("speaker", c.speaker === t.id);
+    v.el.classList.toggle("presentation", t.presentation);
+    v.el.classList.toggle("no-video", !t.video && !t.presentation);
+    v.el.dataset.frames = String(t.frames);
+    v.el.dataset.audioBytes = String(t.audioBytes);
+    v.el.dataset.name = t.name;
+    v.el.dataset.muted = t.audio ? "0" : "1";
+    v.el.dataset.hand = t.hand ? "1" : "0";
+  }
+
+  private renderList(c: GroupCall): void {
+    clear(this.list);
+    for (const p of c.parts.values()) {
+      if (p.presentationOf) continue;
+      append(this.list, h("li", { "data-id": String(p.participantId) },
+        (p.user?.username ?? "?") + (p.participantId === c.me ? " (you)" : ""),
+        p.audio ? "" : " 🔇", p.handRaised ? " ✋" : ""));
+    }
+  }
+
+  private renderControls(c: GroupCall): void {
+    const key = [c.muted, c.cameraOff, c.sharing, c.hand, !!c.ended].join();
+    if (this.controls.dataset.key === key) return;
+    this.controls.dataset.key = key;
+    clear(this.controls);
+    const act = (f: () => Promise<void>) => () => { void f().catch(() => {}); };
+    if (c.ended) {
+      append(this.controls, h("button", { onclick: () => this.calls.close() }, "Close"));
+      return;
+    }
+    append(this.controls,
+      h("button", { "aria-pressed": String(c.muted), onclick: act(async () => { c.muted = !c.muted; await c.setFlags(); }) },
+        c.muted ? "Unmute" : "Mute"),
+      h("button", { "aria-pressed": String(c.cameraOff), onclick: act(async () => { c.cameraOff = !c.cameraOff; await c.setFlags(); }) },
+        c.cameraOff ? "Camera on" : "Camera off"),
+      h("button", { onclick: act(() => c.shareScreen()) }, c.sharing ? "Stop sharing" : "Share screen"),
+      h("button", { "aria-pressed": String(c.hand), onclick: act(async () => { c.hand = !c.hand; await c.setFlags(); }) },
+        c.hand ? "Lower hand" : "Raise hand"),
+      this.noiseSelect(c),
+      h("button", { class: "gc-leave", onclick: act(() => c.leave()) }, "Leave"));
+  }
+
+  // The browser's noise suppression (default) or none. (An RNNoise option is not built yet.)
+  private noiseSelect(c: GroupCall): HTMLElement {
+    const sel = h("select", { "aria-label": "Noise suppression" },
+      h("option", { value: "browser" }, "Noise suppression: browser"),
+      h("option", { value: "off" }, "Noise suppression: off"));
+    sel.addEventListener("change", () => {
+      const on = sel.value === "browser";
+      for (const t of c.local?.getAudioTracks() ?? [])
+        void t.applyConstraints({ noiseSuppression: on, echoCancellation: true }).catch(() => {});
+    });
+    return h("label", {}, sel);
+  }
+}

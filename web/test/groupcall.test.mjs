@@ -1,0 +1,184 @@
+// groupcall.test.mjs: group calls in the web client, end to end: three real Chromium contexts
+// with fake camera and microphone join one group's call through a real parleyd, which starts
+// and supervises the real parley-sfu. Every frame is SFrame-encrypted in the browsers, so a
+// decoded frame proves the keys travelled end to end. Media flow is read from what the call
+// screen writes into data- attributes (frames decoded per tile, audio bytes, E2EE counters).
+//
+// Like calls.test.mjs, it runs in a network namespace with only loopback (`unshare --net`,
+// `ip link set lo up`): run normally, the file re-executes itself inside one and reports the
+// inner run as one test.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Server, launch, person, register, openChat, shotPath, sleep } from "./harness.mjs";
+
+const INSIDE = process.env.PARLEY_GC_NETNS === "1";
+
+if (!INSIDE) {
+  test("group calls (inside a loopback-only network namespace)", { timeout: 600000 }, () => {
+    const file = fileURLToPath(import.meta.url);
+    const env = { ...process.env, PARLEY_GC_NETNS: "1" };
+    delete env.NODE_TEST_CONTEXT;
+    const r = spawnSync("unshare", ["--net", "sh", "-c",
+      'ip link set lo up && exec "$0" --test --test-concurrency=1 "$1"', process.execPath, file],
+    { env, stdio: ["ignore", "pipe", "pipe"], timeout: 590000, maxBuffer: 64 << 20 });
+    const out = (r.stdout?.toString() ?? "") + (r.stderr?.toString() ?? "");
+    process.stdout.write(out.split("\n").map((l) => "# " + l).join("\n") + "\n");
+    assert.equal(r.error, undefined, `could not start the namespace: ${r.error}`);
+    assert.equal(r.status, 0, "the group call tests failed inside the namespace (output above)");
+    assert.match(out, /# pass [1-9]/);
+    assert.match(out, /# fail 0/);
+  });
+} else {
+  defineTests();
+}
+
+function defineTests() {
+  const PW = "correct horse battery";
+  let n = 0;
+  const uname = (p) => `${p}${process.pid % 10000}x${n++}`;
+  let server, browser;
+
+  before(async () => {
+    server = await new Server("sfu_bind = 127.0.0.1\n").start();
+    browser = await launch(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+      "--allow-loopback-in-peer-connection", "--auto-accept-this-tab-capture",
+      "--autoplay-policy=no-user-gesture-required"]);
+  });
+
+  after(async () => {
+    await browser?.close();
+    try { await server?.stop(); } finally { server?.cleanup(); }
+  });
+
+  const screen = (page) => page.locator("section.groupcall");
+  const attr = async (loc, name) => Number(await loc.getAttribute(`data-${name}`));
+  const tile = (page, name) => screen(page).locator(`.gc-tile[data-name='${name}']`);
+
+  // Three people and a group of all of them; each has the group open.
+  async function crew(count = 3) {
+    const people = [];
+    for (let i = 0; i < count; i++) {
+      const p = await person(browser, server);
+      p.name = uname("gc");
+      await register(p.page, p.name, PW);
+      people.push(p);
+    }
+    const A = people[0].page;
+    await A.getByRole("button", { name: "New group" }).click();
+    const d = A.getByRole("dialog");
+    await d.getByLabel("Group title").fill("Standup");
+    await d.getByLabel(/Members/).fill(people.slice(1).map((p) => p.name).join(", "));
+    await d.getByRole("button", { name: "Create group" }).click();
+    await A.getByRole("heading", { name: /Standup/ }).waitFor();
+    for (const p of people.slice(1)) await openChat(p.page, "Standup");
+    return people;
+  }
+
+  async function join(p) {
+    await p.page.locator(".chat-head .gc-btn").click();
+    await screen(p.page).locator(".gc-controls").getByRole("button", { name: "Leave" }).waitFor({ timeout: 20000 });
+  }
+
+  // Waits until `name`'s tile on `page` decodes frames and receives audio, rising twice.
+  async function sees(page, name, label) {
+    const t = tile(page, name);
+    await t.waitFor({ timeout: 20000 });
+    const deadline = Date.now() + 30000;
+    let f0 = -1, a0 = -1, rises = 0;
+    while (Date.now() < deadline) {
+      const f = await attr(t, "frames"), a = await attr(t, "audio-bytes");
+      if (f0 >= 0 && f > f0 + 3 && a > a0 + 500) rises++;
+      if (rises >= 2) return { frames: f, audioBytes: a };
+      if (f0 < 0 || (f > f0 + 3 && a > a0 + 500)) { f0 = f; a0 = a; }
+      await sleep(1000);
+    }
+    await page.screenshot({ path: shotPath(`groupcall-${label}.png`) });
+    console.log("e2ee", await page.evaluate(() => JSON.stringify(window.__parleyGroupCall?.e2ee?.stats())));
+    throw new Error(`${label}: no media from ${name} (frames ${await attr(t, "frames")}, ` +
+      `audio bytes ${await attr(t, "audio-bytes")})`);
+  }
+
+  async function emoji(page) {
+    await page.waitForFunction(() => document.querySelector(".gc-emoji")?.textContent?.length > 0);
+    return screen(page).locator(".gc-emoji").innerText();
+  }
+
+  async function sameEmoji(people) {
+    for (let i = 0; i < 20; i++) {
+      const all = await Promise.all(people.map((p) => emoji(p.page)));
+      if (all.every((e) => e === all[0])) return all[0];
+      await sleep(250);
+    }
+    throw new Error("the membership emoji differ");
+  }
+
+  test("three join, see and hear each other, encrypted; a leave rotates keys", { timeout: 240000 }, async () => {
+    const people = await crew(3);
+    for (const p of people) await join(p);
+    for (const p of people)
+      for (const q of people) if (p !== q) await sees(p.page, q.name, `${p.name}-${q.name}`);
+    const e1 = await sameEmoji(people);
+    assert.equal([...e1.replace(/ /g, "")].length, 4);
+    for (const p of people) {
+      const s = screen(p.page);
+      assert.ok(await attr(s, "encrypted") > 50, "frames were SFrame-encrypted");
+      assert.ok(await attr(s, "decrypted") > 50, "frames were decrypted");
+    }
+    // the layout: a grid with one tile per other participant, and the participant list
+    assert.equal(await screen(people[0].page).locator(".gc-tile").count(), 2);
+    assert.equal(await screen(people[0].page).locator(".gc-list li").count(), 3);
+    await people[0].page.screenshot({ path: shotPath("groupcall-grid.png") });
+
+    // mute and raise hand show everywhere
+    const [A, B, C] = people;
+    await screen(A.page).getByRole("button", { name: "Mute" }).click();
+    await screen(A.page).getByRole("button", { name: "Raise hand" }).click();
+    for (const p of [B, C]) {
+      await tile(p.page, A.name).and(p.page.locator("[data-muted='1'][data-hand='1']")).waitFor({ timeout: 10000 });
+    }
+
+    await screen(A.page).getByRole("button", { name: "Unmute" }).click();
+
+    // C leaves: A and B rotate to a new epoch, keep decoding each other, emoji change
+    const epochA = await attr(screen(A.page), "epoch");
+    await screen(C.page).getByRole("button", { name: "Leave" }).click();
+    await tile(A.page, C.name).waitFor({ state: "detached", timeout: 10000 });
+    await A.page.waitForFunction((e) => Number(document.querySelector("section.groupcall")?.dataset.epoch) > e, epochA);
+    await sleep(1500);   // past the delay after which the new key is used
+    await sees(A.page, B.name, "after-leave-A");
+    await sees(B.page, A.name, "after-leave-B");
+    const e2 = await sameEmoji([A, B]);
+    assert.notEqual(e2, e1, "the membership emoji change when someone leaves");
+    for (const p of people) await p.ctx.close();
+  });
+
+  test("a participant with wrong keys decodes nothing; screen sharing reaches everyone", { timeout: 240000 }, async () => {
+    const people = await crew(3);
+    for (const p of people) await join(p);
+    const [A, B, C] = people;
+    await sees(C.page, A.name, "before-corrupt");
+    // C's received keys are replaced by random ones: its decoding stops, failures count up
+    await C.page.evaluate(() => window.__parleyGroupCall?.e2ee?.debugCorruptKeys());
+    const s = screen(C.page);
+    const failed0 = await attr(s, "decrypt-failed");
+    await sleep(2500);
+    const f1 = await attr(tile(C.page, A.name), "frames");
+    await sleep(3000);
+    const f2 = await attr(tile(C.page, A.name), "frames");
+    assert.ok(f2 - f1 <= 5, `C still decodes A's video with wrong keys (${f1} -> ${f2})`);
+    assert.ok(await attr(s, "decrypt-failed") > failed0 + 20, "C counts the frames it cannot decrypt");
+    await sees(B.page, A.name, "others-unaffected");   // the others are unaffected
+    // A shares a screen: B sees the presenter layout with A's share decoding
+    await screen(A.page).getByRole("button", { name: "Share screen" }).click();
+    await screen(B.page).and(B.page.locator(".presenting")).waitFor({ timeout: 20000 });
+    const share = screen(B.page).locator(".gc-tile.presentation");
+    const deadline = Date.now() + 30000;
+    let frames = 0;
+    while (Date.now() < deadline && (frames = await attr(share, "frames")) < 10) await sleep(1000);
+    assert.ok(frames >= 10, `B decodes A's screen share (${frames} frames)`);
+    await B.page.screenshot({ path: shotPath("groupcall-presenter.png") });
+    for (const p of people) await p.ctx.close();
+  });
+}
