@@ -152,6 +152,32 @@ TEST(secret_inbox_caps) {
     config_free(&c);
 }
 
+TEST(group_call_keys) {
+    server_config c;
+    config_defaults(&c);
+    CHECK_EQ_INT(c.sfu, 1);
+    CHECK(strcmp(c.sfu_bind, "127.0.0.1") == 0);
+    CHECK_EQ_INT(c.gc_max_participants, 1000);
+    CHECK_EQ_INT(c.gc_max_video, 30);
+    CHECK_EQ_INT(c.sfu_consent_timeout, 30);
+    CHECK_EQ_INT(config_apply_text(&c, "sfu = off\nsfu_bind = ::1\nsfu_port = 40000\n"
+                                   "group_call_max_video = 4\nsfu_path = /opt/sfu\n",
+                                   "g.conf", err, sizeof err), 0);
+    CHECK_EQ_INT(c.sfu, 0);
+    CHECK(strcmp(c.sfu_bind, "::1") == 0 && strcmp(c.sfu_path, "/opt/sfu") == 0);
+    CHECK_EQ_INT(c.sfu_port, 40000);
+    CHECK_EQ_INT(c.gc_max_video, 4);
+    /* out of range or malformed: refused, the value stays */
+    const char *bad[] = { "sfu = maybe\n", "sfu_port = 70000\n", "group_call_max_video = 31\n",
+                          "group_call_max_participants = 1\n", "sfu_consent_timeout = 0\n",
+                          "sfu_bind = \n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ_INT(config_apply_text(&c, bad[i], "g.conf", err, sizeof err), -1);
+    CHECK_EQ_INT(c.sfu, 0);
+    CHECK_EQ_INT(c.gc_max_video, 4);
+    config_free(&c);
+}
+
 int main(void) {
     RUN(defaults);
     RUN(listen_forms);
@@ -161,5 +187,6 @@ int main(void) {
     RUN(args_errors);
     RUN(web_dir);
     RUN(secret_inbox_caps);
+    RUN(group_call_keys);
     return UNIT_DONE("server_config");
 }

@@ -218,8 +218,7 @@ export class CallE2EE {
     const batch = await this.membersChanged(members);
     const early = this.early;
     this.early = [];
-    for (const k of early)
-      if (members.some((m) => m.participantId === k.from)) await this.onKey(k.from, k.epoch, k.sealed);
+    for (const k of early) await this.onKey(k.from, k.epoch, k.sealed);  // unknown ones wait again
     return batch;
   }
 

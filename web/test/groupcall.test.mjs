@@ -95,7 +95,7 @@ function defineTests() {
       await sleep(1000);
     }
     await page.screenshot({ path: shotPath(`groupcall-${label}.png`) });
-    console.log("e2ee", await page.evaluate(() => JSON.stringify(window.__parleyGroupCall?.e2ee?.stats())));
+    console.log("e2ee", page.errors, await page.evaluate(() => JSON.stringify(window.__parleyGroupCall?.e2ee?.stats())));
     throw new Error(`${label}: no media from ${name} (frames ${await attr(t, "frames")}, ` +
       `audio bytes ${await attr(t, "audio-bytes")})`);
   }
