@@ -35,6 +35,34 @@ test("header encoding (RFC 9605 4.3)", () => {
   }
 });
 
+// RFC 9605 Appendix C.1 (a selection: inline values, every length, the extremes) and the
+// cipher suite 0x0004 vector of C.3 (base key, KID, CTR, metadata, plaintext, ciphertext).
+const unhex = (s) => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
+const C1 = [
+  [0x0n, 0x0n, "00"], [0x0n, 0x7n, "07"], [0x7n, 0x0n, "70"], [0x0n, 0x8n, "0808"],
+  [0x8n, 0x0n, "8008"], [0x123n, 0x4567n, "9901234567"],
+  [0x00ffffffffffffffn, 0x0n, "e0ffffffffffffff"],
+  [0x00ffffffffffffffn, 0x100n, "e9ffffffffffffff0100"],
+  [0x0100000000000000n, 0x0100000000000000n, "ff01000000000000000100000000000000"],
+  [0xffffffffffffffffn, 0xffffffffffffffffn, "ffffffffffffffffffffffffffffffffff"],
+];
+
+test("RFC 9605 C.1 headers and the C.3 vector (suite 0x0004)", async () => {
+  for (const [kid, ctr, h] of C1) {
+    assert.equal(hex(sf.encodeHeader(kid, ctr)), h);
+    assert.deepEqual(sf.decodeHeader(unhex(h)), { kid, ctr, len: h.length / 2 });
+  }
+  const k = await sf.deriveKey(unhex("000102030405060708090a0b0c0d0e0f"), 0x123n);
+  assert.equal(hex(k.salt), "75234edefe07819026751816");
+  const metadata = unhex("4945544620534672616d65205747"), pt = unhex("64726166742d696574662d736672616d652d656e63");
+  // Our frames carry the metadata as their clear prefix: prefix || header || ciphertext.
+  const frame = new Uint8Array([...metadata, ...pt]);
+  const out = await sf.encrypt(k, 0x123n, 0x4567n, frame, metadata.length);
+  assert.equal(hex(out.subarray(metadata.length)),
+    "9901234567b7412c2513a1b66dbb48841bbaf17f598751176ad847681a69c6d0b091c07018ce4adb34eb");
+  assert.deepEqual(await sf.decrypt(k, out, metadata.length), frame);
+});
+
 test("round trip, clear prefix authenticated, wrong key and tampering refused", async () => {
   const base = crypto.getRandomValues(new Uint8Array(16));
   const kid = 0x0203n;
