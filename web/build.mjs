@@ -31,9 +31,9 @@ if (!process.argv.includes("--no-check")) {
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
-await esbuild.build({
-  entryPoints: [join(here, "src", "main.ts")],
-  outfile: join(dist, "app.js"),
+const bundle = (entry, out) => esbuild.build({
+  entryPoints: [join(here, "src", entry)],
+  outfile: join(dist, out),
   bundle: true,
   minify: true,
   format: "esm",
@@ -41,17 +41,8 @@ await esbuild.build({
   legalComments: "none",
   logLevel: "warning",
 });
-// The group-call SFrame worker is a bundle of its own (it runs in a Worker).
-await esbuild.build({
-  entryPoints: [join(here, "src", "sframe_worker.ts")],
-  outfile: join(dist, "sframe_worker.js"),
-  bundle: true,
-  minify: true,
-  format: "esm",
-  target: ["es2022"],
-  legalComments: "none",
-  logLevel: "warning",
-});
+await bundle("main.ts", "app.js");
+await bundle("sframe_worker.ts", "sframe_worker.js");  // the group-call SFrame worker (a Worker)
 for (const f of readdirSync(join(here, "static"))) copyFileSync(join(here, "static", f), join(dist, f));
 for (const f of readdirSync(dist)) {
   if (!/\.(html|js|css|svg|json|txt)$/.test(f)) continue;

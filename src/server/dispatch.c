@@ -72,6 +72,23 @@ static void free_outputs(req_job *j)
     free(j->gc_answer);
 }
 
+void req_answer_now(req_job *j, void (*fill)(req_job *, Parley__Response *, wire_arena *))
+{
+    conn *c = conn_find(j->srv, j->conn_id);
+    if (c && c->state == CONN_READY) {
+        wire_arena a;
+        wire_arena_init(&a);
+        Parley__Response r = PARLEY__RESPONSE__INIT;
+        r.id = j->req_id;
+        fill(j, &r, &a);
+        if (a.failed || r.result_case == PARLEY__RESPONSE__RESULT__NOT_SET)
+            conn_respond_error(c, j->req_id, PARLEY__ERROR_CODE__INTERNAL, "out of memory", 0);
+        else conn_respond(c, &r);
+        wire_arena_free(&a);
+    }
+    req_job_free(j);
+}
+
 void req_job_free(req_job *j)
 {
     conn *c = conn_find(j->srv, j->conn_id);

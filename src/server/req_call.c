@@ -75,24 +75,6 @@ static void reply_started(req_job *j, Parley__Response *r, wire_arena *a)
     r->call_started = cs;
 }
 
-/* Answers j on the network thread without a store job. */
-static void answer_now(req_job *j, void (*reply)(req_job *, Parley__Response *, wire_arena *))
-{
-    conn *c = conn_find(j->srv, j->conn_id);
-    if (c && c->state == CONN_READY) {
-        wire_arena a;
-        wire_arena_init(&a);
-        Parley__Response r = PARLEY__RESPONSE__INIT;
-        r.id = j->req_id;
-        reply(j, &r, &a);
-        if (a.failed) conn_respond_error(c, j->req_id, PARLEY__ERROR_CODE__INTERNAL,
-                                         "out of memory", 0);
-        else conn_respond(c, &r);
-        wire_arena_free(&a);
-    }
-    req_job_free(j);
-}
-
 static void signal_start(req_job *j)
 {
     if (j->frame->call_signal->kind_case == PARLEY__CALL_SIGNAL__KIND_START) {
@@ -104,7 +86,7 @@ static void signal_start(req_job *j)
     Parley__ErrorCode code = c ? call_signal(j->srv, c, j->frame->call_signal, &why)
                                : PARLEY__ERROR_CODE__CALL_NOT_FOUND;
     if (code != OK) req_fail(j, code, why, 0);
-    else answer_now(j, reply_empty);
+    else req_answer_now(j, reply_empty);
 }
 
 /* Store thread: the chat must be a private chat of the caller; learn the peer and names. */
@@ -147,7 +129,7 @@ static void start_complete(req_job *j)
         return;
     }
     j->max_id = (int64_t)id;
-    answer_now(j, reply_started);
+    req_answer_now(j, reply_started);
 }
 
 /* ---- GetCallConfig / SetCallSettings ------------------------------------------------------ */

@@ -39,29 +39,15 @@ static Parley__ErrorCode check_sdp(const char *sdp, const char **why)
     return n <= GC_SDP_MAX ? OK : TOO_LARGE;
 }
 
-/* The caller's own participant `pid` in call `call_id`, else NULL (answered NOT_FOUND). */
+/* The caller's own participant `pid` in call `call_id`; else NULL, and j was answered
+ * GROUP_CALL_NOT_FOUND (and freed). */
 static gc_part *own_part(req_job *j, uint64_t call_id, uint32_t pid, gc_call **call)
 {
     *call = groupcall_by_id(j->srv, call_id);
     gc_part *p = groupcall_part(*call, pid);
-    return p && !p->pending && p->conn_id == j->conn_id ? p : NULL;
-}
-
-static void answer_now(req_job *j, void (*fill)(req_job *, Parley__Response *, wire_arena *))
-{
-    conn *c = conn_find(j->srv, j->conn_id);
-    if (c && c->state == CONN_READY) {
-        wire_arena a;
-        wire_arena_init(&a);
-        Parley__Response r = PARLEY__RESPONSE__INIT;
-        r.id = j->req_id;
-        fill(j, &r, &a);
-        if (a.failed || r.result_case == PARLEY__RESPONSE__RESULT__NOT_SET)
-            conn_respond_error(c, j->req_id, PARLEY__ERROR_CODE__INTERNAL, "out of memory", 0);
-        else conn_respond(c, &r);
-        wire_arena_free(&a);
-    }
-    req_job_free(j);
+    if (p && !p->pending && p->conn_id == j->conn_id) return p;
+    req_fail(j, NOT_FOUND, "not a participant of yours in that call", 0);
+    return NULL;
 }
 
 static void fill_empty(req_job *j, Parley__Response *r, wire_arena *a)
@@ -158,7 +144,7 @@ static void join_answered(server *srv, void *arg, const Parley__Sfu__Response *r
         return;
     }
     groupcall_publish_join(srv, call, p);
-    answer_now(j, fill_joined);
+    req_answer_now(j, fill_joined);
 }
 
 /* Network thread, after the store: the limits, then the pending participant and the SFU. */
@@ -270,7 +256,7 @@ static void get_complete(req_job *j)
 {
     if (j->sq.rc == STORE_ERR_NO_CHAT) req_fail(j, NOT_FOUND, "no such chat", 0);
     else if (j->sq.rc != STORE_OK) req_finish(j);
-    else answer_now(j, fill_state);
+    else req_answer_now(j, fill_state);
 }
 
 /* ---- Leave -------------------------------------------------------------------------------- */
@@ -280,12 +266,9 @@ static void leave_start(req_job *j)
     const Parley__GroupCallLeaveRequest *q = j->frame->group_call_leave;
     gc_call *call;
     gc_part *p = own_part(j, q->call_id, q->participant_id, &call);
-    if (!p) {
-        req_fail(j, NOT_FOUND, "not a participant of yours in that call", 0);
-        return;
-    }
+    if (!p) return;
     groupcall_remove(j->srv, call, p, 1);
-    answer_now(j, fill_empty);
+    req_answer_now(j, fill_empty);
 }
 
 /* ---- Renegotiate -------------------------------------------------------------------------- */
@@ -316,7 +299,7 @@ static void reneg_answered(server *srv, void *arg, const Parley__Sfu__Response *
         req_fail(j, PARLEY__ERROR_CODE__INTERNAL, "out of memory", 0);
         return;
     }
-    answer_now(j, fill_answer);
+    req_answer_now(j, fill_answer);
 }
 
 static void reneg_start(req_job *j)
@@ -324,10 +307,7 @@ static void reneg_start(req_job *j)
     const Parley__GroupCallRenegotiateRequest *q = j->frame->group_call_renegotiate;
     gc_call *call;
     gc_part *p = own_part(j, q->call_id, q->participant_id, &call);
-    if (!p) {
-        req_fail(j, NOT_FOUND, "not a participant of yours in that call", 0);
-        return;
-    }
+    if (!p) return;
     Parley__Sfu__UpdateParticipant up = PARLEY__SFU__UPDATE_PARTICIPANT__INIT;
     up.participant = p->sfu_id;
     up.offer_sdp = q->offer_sdp;
@@ -345,10 +325,7 @@ static void media_start(req_job *j)
     const Parley__GroupCallMediaRequest *q = j->frame->group_call_media;
     gc_call *call;
     gc_part *p = own_part(j, q->call_id, q->participant_id, &call);
-    if (!p) {
-        req_fail(j, NOT_FOUND, "not a participant of yours in that call", 0);
-        return;
-    }
+    if (!p) return;
     int audio = q->audio && !p->presentation_of, video = q->video && !p->presentation_of;
     if (video && !p->video && groupcall_count(call, 1) >= j->srv->cfg.gc_max_video) {
         req_fail(j, FULL, "the call has the most video senders it allows", 0);
@@ -368,7 +345,7 @@ static void media_start(req_job *j)
         sfu_send(j->srv, &t, NULL, NULL);  /* best effort: the flags are what others see */
         groupcall_changed(j->srv, call, p);
     }
-    answer_now(j, fill_empty);
+    req_answer_now(j, fill_empty);
 }
 
 /* ---- Keys --------------------------------------------------------------------------------- */
@@ -403,7 +380,8 @@ static void keys_start(req_job *j)
     const Parley__GroupCallKeysRequest *q = j->frame->group_call_keys;
     gc_call *call;
     gc_part *p = own_part(j, q->call_id, q->participant_id, &call);
-    if (!p || p->presentation_of) {
+    if (!p) return;
+    if (p->presentation_of) {
         req_fail(j, NOT_FOUND, "not a participant of yours in that call", 0);
         return;
     }
@@ -416,7 +394,7 @@ static void keys_start(req_job *j)
                                                 k->sealed.data, k->sealed.len);
     }
     j->n_ids = delivered;  /* the count only; ids stays NULL */
-    answer_now(j, fill_keys_sent);
+    req_answer_now(j, fill_keys_sent);
 }
 
 /* ---- Subscribe --------------------------------------------------------------------------- */
@@ -475,7 +453,7 @@ static void sub_answered(server *srv, void *arg, const Parley__Sfu__Response *r)
     }
     if (x->answered < x->n) return;
     if (x->sfu_gone) req_fail(x->j, UNAVAILABLE, "the media server stopped", 0);
-    else answer_now(x->j, fill_subscribed);
+    else req_answer_now(x->j, fill_subscribed);
 }
 
 /* Every view names a visible publisher other than the subscriber, each at most once. */
@@ -536,8 +514,9 @@ void req_groupcall_subscribe_start(req_job *j)
     const Parley__GroupCallSubscribeRequest *q = j->frame->group_call_subscribe;
     gc_call *call;
     gc_part *p = own_part(j, q->call_id, q->participant_id, &call);
-    const char *why = "not a participant of yours in that call";
-    Parley__ErrorCode code = p ? sub_check(q, call, p, &why) : NOT_FOUND;
+    if (!p) return;
+    const char *why = NULL;
+    Parley__ErrorCode code = sub_check(q, call, p, &why);
     if (code == OK && !sfu_link_up(j->srv)) {
         code = UNAVAILABLE;
         why = "the media server is not running";
@@ -565,7 +544,7 @@ void req_groupcall_subscribe_start(req_job *j)
     p->n_views = q->n_views;
     if (x->n == 0 || x->answered == x->n) {
         if (x->sfu_gone) req_fail(j, UNAVAILABLE, "the media server stopped", 0);
-        else answer_now(j, fill_subscribed);
+        else req_answer_now(j, fill_subscribed);
     }
 }
 

@@ -116,6 +116,9 @@ const req_handler *req_groupcall_handler(Parley__ClientFrame__RequestCase kind);
 
 /* Submits j to the store thread with handler h (answers BUSY and frees j on failure). */
 void req_submit_store(req_job *j, const req_handler *h);
+/* Answers j on the network thread (no store job): fill sets the result, or leaves it unset
+ * (or fails the arena) for INTERNAL. Frees j; nothing is sent if the requester is gone. */
+void req_answer_now(req_job *j, void (*fill)(req_job *, Parley__Response *, wire_arena *));
 /* Answers j's request with an error (if the connection is still there) and frees j. */
 void req_fail(req_job *j, Parley__ErrorCode code, const char *message, uint32_t retry_after);
 /* The generic completion: answer (result or mapped error), fan-outs, `after`; frees j. */
