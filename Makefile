@@ -40,6 +40,8 @@ BENCH_LIBS := $(shell pkg-config --libs $(BENCH_PKGS) 2>/dev/null)
 SFU_PKGS = libsrtp2 zlib
 SFU_CFLAGS := $(shell pkg-config --cflags $(SFU_PKGS) 2>/dev/null)
 SFU_LIBS := $(shell pkg-config --libs $(SFU_PKGS) 2>/dev/null)
+# tests/tools/media_check decodes captured VP8 with libvpx (the group-call capture test).
+VPX_LIBS := $(shell pkg-config --libs vpx 2>/dev/null)
 
 GEN_C = $(B)/gen/parley.pb-c.c
 GEN_H = $(B)/gen/parley.pb-c.h
@@ -76,6 +78,7 @@ RELAY = $(BIN)/parley-relay
 SC_BENCH = $(BIN)/parley-sc-bench
 SFU = $(BIN)/parley-sfu
 SFU_BENCH = $(BIN)/parley-sfu-bench
+MEDIA_CHECK = $(B)/tests/media_check
 LIBPARLEY_A = $(B)/lib/libparley.a
 LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
@@ -83,7 +86,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps web-deps run test test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus fuzz-smoke-sfu
 all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(SC_BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
-all: $(SFU) $(if $(SFU_BENCH_SRC),$(SFU_BENCH))
+all: $(SFU) $(if $(SFU_BENCH_SRC),$(SFU_BENCH)) $(MEDIA_CHECK)
 
 WEB_SRC = $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json \
 	web/package-lock.json proto/parley.proto
@@ -189,6 +192,11 @@ $(SFU): $(SFU_O) $(SFU_GEN_O) $(COMMON_O)
 $(SFU_BENCH): $(SFU_BENCH_O) $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SFU_LIBS) $(LIBS)
+
+$(MEDIA_CHECK): $(B)/obj/tests/tools/media_check.o $(B)/obj/src/sfu/rtp.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VPX_LIBS) $(LIBS)
+$(B)/obj/tests/tools/media_check.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS)
 
 $(B)/tests/test_sfu_%: $(B)/obj/tests/unit/test_sfu_%.o tests/unit/unit.h $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O)
 	@mkdir -p $(dir $@)

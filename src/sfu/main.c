@@ -3,6 +3,7 @@
  * creates the sfu_core on a libuv loop, serves the control socket (control.c) and stops
  * cleanly on SIGINT/SIGTERM.
  */
+#include "capture.h"
 #include "control.h"
 #include "log.h"
 #include "sfu.h"
@@ -15,7 +16,8 @@
 
 static void usage(void) {
     fprintf(stderr, "usage: parley-sfu [--bind ADDR] [--port N] [--control PATH] "
-                    "[--consent-timeout MS] [--log-level L] [--exit-with-parent]\n");
+                    "[--consent-timeout MS] [--log-level L] [--exit-with-parent]\n"
+                    "                  [--capture FILE]   (test hook: records decrypted RTP)\n");
 }
 
 static void on_signal(uv_signal_t *s, int signum) { uv_stop(s->loop); }
@@ -25,12 +27,13 @@ static void on_event(void *arg, const sfu_event *ev) { sfu_control_event(arg, ev
 int main(int argc, char **argv) {
     sfu_config cfg;
     sfu_config_defaults(&cfg);
-    const char *control_path = NULL;
+    const char *control_path = NULL, *capture_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--bind") && v) { cfg.bind_addr = v; i++; }
         else if (!strcmp(a, "--port") && v) { cfg.port = atoi(v); i++; }
         else if (!strcmp(a, "--control") && v) { control_path = v; i++; }
+        else if (!strcmp(a, "--capture") && v) { capture_path = v; i++; }
         else if (!strcmp(a, "--exit-with-parent")) {
             /* A supervisor (parleyd) killed with SIGKILL cannot stop us: the kernel does. */
             pid_t parent = getppid();
@@ -50,6 +53,14 @@ int main(int argc, char **argv) {
     if (!ctl) { log_error("out of memory"); return 1; }
     cfg.on_event = on_event;
     cfg.event_arg = ctl;
+    sfu_capture *cap = NULL;
+    if (capture_path) {
+        /* 256 MiB: minutes of a small test call, and a bound on the disk a test can fill. */
+        cap = sfu_capture_open(capture_path, 256u << 20);
+        if (!cap) { log_error("parley-sfu: cannot create %s", capture_path); return 1; }
+        cfg.capture = sfu_capture_rtp;
+        cfg.capture_arg = cap;
+    }
     char err[256];
     sfu_core *core = sfu_core_new(loop, &cfg, err, sizeof err);
     if (!core) { log_error("parley-sfu: %s", err); return 1; }
@@ -71,6 +82,7 @@ int main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
     sfu_control_free(ctl);
     sfu_core_free(core);
+    sfu_capture_close(cap);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_run(loop, UV_RUN_DEFAULT);

@@ -37,6 +37,9 @@ typedef void (*sfu_event_fn)(void *arg, const sfu_event *ev);
  * has no SRTP session. Return 0 if taken, -1 if the receiver would block (it is dropped). */
 typedef int (*sfu_plain_out_fn)(void *arg, uint32_t participant, const uint8_t *pkt, size_t len,
                                 bool rtcp);
+/* Test hook (--capture): every RTP packet a participant sent, as the SFU sees it after
+ * removing SRTP (the media inside is still SFrame-encrypted by the browsers). */
+typedef void (*sfu_capture_fn)(void *arg, uint32_t participant, const uint8_t *pkt, size_t len);
 
 typedef struct {
     const char *bind_addr;       /* default "127.0.0.1" */
@@ -48,6 +51,8 @@ typedef struct {
     void *event_arg;
     sfu_plain_out_fn plain_out;
     void *plain_arg;
+    sfu_capture_fn capture;
+    void *capture_arg;
     bool no_socket;              /* tests: no UDP socket, no timer; call sfu_core_tick */
 } sfu_config;
 

@@ -153,6 +153,7 @@ static void on_media(sfu_core *c, sfu_participant *p, uint8_t *d, size_t n) {
     if (rtp_is_rtcp(d, n)) {
         if (sfu_srtcp_unprotect(p->srtp, d, &n) == 0) sfu_core_input_rtcp(c, p->id, d, n, now);
     } else if (sfu_srtp_unprotect(p->srtp, d, &n) == 0) {
+        if (c->cfg.capture) c->cfg.capture(c->cfg.capture_arg, p->id, d, n);
         sfu_core_input_rtp(c, p->id, d, n, now);
     }
 }

@@ -291,6 +291,16 @@ export class CallE2EE {
     for (const w of this.workers) if (![...this.sendWorkers.values()].includes(w)) w.postMessage({ type: "corrupt" });
   }
 
+  // TEST HOOK: every media key this participant holds (its own and the ones it received), as
+  // "KID:hex" for tests/tools/media_check, which decrypts what the SFU captured with them.
+  debugKeys(): string[] {
+    const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    const out: string[] = [];
+    for (const [from, k] of this.known)
+      for (const [epoch, base] of k.keys) out.push(`${kidOf(from, epoch)}:${hex(base)}`);
+    return out;
+  }
+
   close(): void {
     for (const t of this.timers) clearTimeout(t);
     for (const w of this.workers) w.terminate();

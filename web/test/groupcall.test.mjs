@@ -10,8 +10,11 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as pathJoin } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Server, launch, person, register, openChat, shotPath, sleep } from "./harness.mjs";
+import { BIN, Server, launch, person, register, openChat, shotPath, sleep } from "./harness.mjs";
 
 const INSIDE = process.env.PARLEY_GC_NETNS === "1";
 
@@ -39,9 +42,26 @@ function defineTests() {
   let n = 0;
   const uname = (p) => `${p}${process.pid % 10000}x${n++}`;
   let server, browser;
+  // The SFU runs with its --capture test hook (through a wrapper given as sfu_path): what it
+  // records is what a curious SFU operator would have, for tests/tools/media_check.
+  const capDir = mkdtempSync(pathJoin(tmpdir(), "parley-gc-capture-"));
+  const capture = pathJoin(capDir, "sfu.rtp");
+  const MEDIA_CHECK = pathJoin(BIN, "..", "tests", "media_check");
+
+  function mediaCheck(args) {
+    const r = spawnSync(MEDIA_CHECK, [capture, ...args], { timeout: 60000 });
+    const out = r.stdout?.toString() ?? "";
+    assert.equal(r.status, 0, `media_check failed: ${out} ${r.stderr}`);
+    const m = Object.fromEntries([...out.matchAll(/(\w+) (\d+)/g)].map((x) => [x[1], Number(x[2])]));
+    console.log("media_check", args.length ? "with keys:" : "without keys:", out.trim());
+    return m;
+  }
 
   before(async () => {
-    server = await new Server("sfu_bind = 127.0.0.1\n").start();
+    const wrapper = pathJoin(capDir, "parley-sfu");
+    writeFileSync(wrapper, `#!/bin/sh\nexec "${pathJoin(BIN, "parley-sfu")}" --capture "${capture}" "$@"\n`,
+      { mode: 0o755 });
+    server = await new Server(`sfu_bind = 127.0.0.1\nsfu_path = ${wrapper}\n`).start();
     browser = await launch(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
       "--allow-loopback-in-peer-connection", "--auto-accept-this-tab-capture",
       "--autoplay-policy=no-user-gesture-required"]);
@@ -49,7 +69,7 @@ function defineTests() {
 
   after(async () => {
     await browser?.close();
-    try { await server?.stop(); } finally { server?.cleanup(); }
+    try { await server?.stop(); } finally { server?.cleanup(); rmSync(capDir, { recursive: true, force: true }); }
   });
 
   const screen = (page) => page.locator("section.groupcall");
@@ -126,6 +146,18 @@ function defineTests() {
       assert.ok(await attr(s, "encrypted") > 50, "frames were SFrame-encrypted");
       assert.ok(await attr(s, "decrypted") > 50, "frames were decrypted");
     }
+    // What the SFU captured does not decode without the keys; with them it does.
+    await sleep(1200);   // the capture is flushed once a second
+    const keys = new Set((await Promise.all(people.map((p) =>
+      p.page.evaluate(() => window.__parleyGroupCall?.e2ee?.debugKeys() ?? [])))).flat());
+    const blind = mediaCheck([]);
+    assert.ok(blind.frames > 100, `the SFU captured video frames (${blind.frames})`);
+    assert.equal(blind.pictures, 0, "no captured frame decodes to a picture without the keys");
+    const keyed = mediaCheck([...keys].flatMap((k) => ["--key", k]));
+    assert.ok(keyed.decrypted > 100, `the captured frames decrypt with the browsers' keys (${keyed.decrypted})`);
+    assert.ok(keyed.pictures > keyed.decrypted * 0.8,
+      `and then decode to pictures (${keyed.pictures} of ${keyed.decrypted})`);
+
     // the layout: a grid with one tile per other participant, and the participant list
     assert.equal(await screen(people[0].page).locator(".gc-tile").count(), 2);
     assert.equal(await screen(people[0].page).locator(".gc-list li").count(), 3);
