@@ -8,7 +8,9 @@
  * they answer PLIs with a keyframe. Every subscriber subscribes to every publisher at
  * --height. Reported: packets the subscribers received per second (= forwarded), the added
  * latency p50/p99 (send to receive, both on this machine), the SFU's CPU and its RSS growth
- * per participant. Loopback only; bounded by --seconds.
+ * per participant. --measure K: only the first K subscribers decrypt and time packets, the
+ * rest only count datagrams, so the bench is not the limit at many receivers.
+ * Loopback only; bounded by --seconds.
  */
 #include "dtls.h"
 #include "rtp.h"
@@ -34,6 +36,7 @@ typedef struct {
     int fd;
     uint32_t id;
     bool publisher;
+    bool count_only;               /* --measure: count SRTP datagrams, no decrypt/timing */
     char ufrag[16], pwd[40];       /* ours */
     char sfu_ufrag[16], sfu_pwd[40];
     sfu_dtls *dtls;
@@ -145,6 +148,7 @@ static int add_peer(peer *p, const char *fp) {
 static void on_datagram(peer *p, uint8_t *b, size_t n, uint64_t t) {
     if (b[0] >= 20 && b[0] <= 63 && p->dtls) { sfu_dtls_input(p->dtls, b, n); return; }
     if (b[0] < 128 || b[0] > 191 || !p->srtp) return;
+    if (p->count_only && !rtp_is_rtcp(b, n)) { p->received++; return; } /* cheap receiver */
     if (rtp_is_rtcp(b, n)) {
         if (sfu_srtcp_unprotect(p->srtp, b, &n) < 0) return;
         size_t off = 0;
@@ -174,11 +178,24 @@ static void on_datagram(peer *p, uint8_t *b, size_t n, uint64_t t) {
 
 static void drain(peer *peers, int n, struct pollfd *pf, int timeout_ms) {
     if (poll(pf, (nfds_t)n, timeout_ms) <= 0) return;
-    uint8_t b[2048];
+    /* recvmmsg: one syscall per batch of datagrams, so the bench's cost per receiver stays low. */
+    enum { BATCH = 32 };
+    static uint8_t b[BATCH][2048];
+    struct mmsghdr mh[BATCH];
+    struct iovec iov[BATCH];
     for (int i = 0; i < n; i++) {
         if (!(pf[i].revents & POLLIN)) continue;
-        ssize_t r;
-        while ((r = recv(peers[i].fd, b, sizeof b, 0)) > 0) on_datagram(&peers[i], b, (size_t)r, now_ns());
+        int r;
+        do {
+            for (int k = 0; k < BATCH; k++) {
+                iov[k].iov_base = b[k]; iov[k].iov_len = sizeof b[k];
+                memset(&mh[k], 0, sizeof mh[k]);
+                mh[k].msg_hdr.msg_iov = &iov[k]; mh[k].msg_hdr.msg_iovlen = 1;
+            }
+            r = recvmmsg(peers[i].fd, mh, BATCH, MSG_DONTWAIT, NULL);
+            uint64_t t = now_ns();
+            for (int k = 0; k < r; k++) on_datagram(&peers[i], b[k], mh[k].msg_len, t);
+        } while (r == BATCH);
     }
 }
 
@@ -240,6 +257,7 @@ typedef struct {
     int publishers, subscribers, height, seconds;
     int pps[4]; /* audio, layer 0..2 packets per second per publisher */
     int payload;
+    int measure; /* subscribers that decrypt and time packets; -1 = all */
 } options;
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -247,6 +265,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->publishers = 4; o->subscribers = 8; o->height = 180; o->seconds = 10;
     o->pps[0] = 50; o->pps[1] = 60; o->pps[2] = 120; o->pps[3] = 240;
     o->payload = 900;
+    o->measure = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return -1;
@@ -257,6 +276,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--height")) o->height = atoi(v);
         else if (!strcmp(a, "--seconds")) o->seconds = atoi(v);
         else if (!strcmp(a, "--payload")) o->payload = atoi(v);
+        else if (!strcmp(a, "--measure")) o->measure = atoi(v);
         else if (!strcmp(a, "--layer-pps")) {
             if (sscanf(v, "%d,%d,%d", &o->pps[1], &o->pps[2], &o->pps[3]) != 3) return -1;
         } else return -1;
@@ -377,7 +397,7 @@ int main(int argc, char **argv) {
     if (parse_args(argc, argv, &o) < 0) {
         fprintf(stderr, "usage: parley-sfu-bench [--sfu BIN | --control PATH --port N] [--publishers P] "
                         "[--subscribers S] [--height H] [--seconds T] [--payload BYTES] "
-                        "[--layer-pps A,B,C]\n");
+                        "[--layer-pps A,B,C] [--measure K]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -416,6 +436,7 @@ int main(int argc, char **argv) {
         if (open_peer(&peers[i], (uint32_t)i + 1, i < o.publishers, dctx) < 0 ||
             add_peer(&peers[i], sfu_dtls_ctx_fingerprint(dctx)) < 0)
             goto out;
+        peers[i].count_only = i >= o.publishers && o.measure >= 0 && i - o.publishers >= o.measure;
         pf[i].fd = peers[i].fd;
         pf[i].events = POLLIN;
     }
