@@ -148,8 +148,9 @@ static int add_peer(peer *p, const char *fp) {
 static void on_datagram(peer *p, uint8_t *b, size_t n, uint64_t t) {
     if (b[0] >= 20 && b[0] <= 63 && p->dtls) { sfu_dtls_input(p->dtls, b, n); return; }
     if (b[0] < 128 || b[0] > 191 || !p->srtp) return;
-    if (p->count_only && !rtp_is_rtcp(b, n)) { p->received++; return; } /* cheap receiver */
-    if (rtp_is_rtcp(b, n)) {
+    bool rtcp = rtp_is_rtcp(b, n);
+    if (p->count_only && !rtcp) { p->received++; return; } /* cheap receiver */
+    if (rtcp) {
         if (sfu_srtcp_unprotect(p->srtp, b, &n) < 0) return;
         size_t off = 0;
         rtcp_pkt r;
@@ -183,15 +184,16 @@ static void drain(peer *peers, int n, struct pollfd *pf, int timeout_ms) {
     static uint8_t b[BATCH][2048];
     struct mmsghdr mh[BATCH];
     struct iovec iov[BATCH];
+    /* recvmmsg only writes msg_len and msg_flags: the headers are set up once per call. */
+    memset(mh, 0, sizeof mh);
+    for (int k = 0; k < BATCH; k++) {
+        iov[k].iov_base = b[k]; iov[k].iov_len = sizeof b[k];
+        mh[k].msg_hdr.msg_iov = &iov[k]; mh[k].msg_hdr.msg_iovlen = 1;
+    }
     for (int i = 0; i < n; i++) {
         if (!(pf[i].revents & POLLIN)) continue;
         int r;
         do {
-            for (int k = 0; k < BATCH; k++) {
-                iov[k].iov_base = b[k]; iov[k].iov_len = sizeof b[k];
-                memset(&mh[k], 0, sizeof mh[k]);
-                mh[k].msg_hdr.msg_iov = &iov[k]; mh[k].msg_hdr.msg_iovlen = 1;
-            }
             r = recvmmsg(peers[i].fd, mh, BATCH, MSG_DONTWAIT, NULL);
             uint64_t t = now_ns();
             for (int k = 0; k < r; k++) on_datagram(&peers[i], b[k], mh[k].msg_len, t);

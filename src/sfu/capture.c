@@ -1,7 +1,8 @@
 /*
  * capture.c: the --capture test hook (see capture.h). Buffered stdio is enough: the hook runs
- * on the SFU's one thread, and a test reads the file only after the SFU flushed it, which it
- * does at least once a second (so a running SFU's capture can be read too) and at exit.
+ * on the SFU's one thread. The file is flushed by the first packet of each new second (so a
+ * test can read a running call's capture, up to about a second old) and at close; a record
+ * cut short at the end is one a reader must skip.
  */
 #include "capture.h"
 #include <stdio.h>

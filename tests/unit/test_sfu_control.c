@@ -211,9 +211,42 @@ TEST(binary_smoke) {
     unlink(path);
 }
 
+/* --capture to a file that cannot be created: a clear failure (exit 1) before the ready line,
+ * never an SFU running without the capture the test asked for. */
+TEST(binary_capture_unwritable) {
+    char exe[512], bin[600];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK(n > 0);
+    if (n <= 0) return;
+    exe[n] = 0;
+    *strrchr(exe, '/') = 0;
+    snprintf(bin, sizeof bin, "%s/../bin/parley-sfu", exe);
+    int out[2];
+    CHECK_EQ_INT(pipe(out), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out[1], 1);
+        int dn = open("/dev/null", O_WRONLY);
+        if (dn >= 0) dup2(dn, 2);
+        execl(bin, bin, "--port", "0", "--capture", "/nonexistent-dir/x/capture.rtp", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[256] = "";
+    FILE *f = fdopen(out[0], "r");
+    bool ready = fgets(line, sizeof line, f) != NULL;
+    CHECK(!ready); /* no ready line */
+    if (ready) kill(pid, SIGKILL); /* it ran anyway: don't wait for it forever */
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    fclose(f);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     RUN(control_in_process);
     RUN(binary_smoke);
+    RUN(binary_capture_unwritable);
     return UNIT_DONE("test_sfu_control");
 }
