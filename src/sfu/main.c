@@ -48,11 +48,8 @@ int main(int argc, char **argv) {
         } else { usage(); return 2; }
     }
     if (cfg.port < 0 || cfg.port > 65535) { usage(); return 2; }
-    uv_loop_t *loop = uv_default_loop();
-    sfu_control *ctl = sfu_control_new(loop);
-    if (!ctl) { log_error("out of memory"); return 1; }
-    cfg.on_event = on_event;
-    cfg.event_arg = ctl;
+    /* Every early exit below frees what was made before it, so a failed start is leak-free
+     * (the sanitizer build aborts on leaks, and a test checks the exit code). */
     sfu_capture *cap = NULL;
     if (capture_path) {
         /* 256 MiB: minutes of a small test call, and a bound on the disk a test can fill. */
@@ -61,11 +58,20 @@ int main(int argc, char **argv) {
         cfg.capture = sfu_capture_rtp;
         cfg.capture_arg = cap;
     }
+    uv_loop_t *loop = uv_default_loop();
+    sfu_control *ctl = sfu_control_new(loop);
+    if (!ctl) { log_error("out of memory"); sfu_capture_close(cap); return 1; }
+    cfg.on_event = on_event;
+    cfg.event_arg = ctl;
     char err[256];
     sfu_core *core = sfu_core_new(loop, &cfg, err, sizeof err);
-    if (!core) { log_error("parley-sfu: %s", err); return 1; }
-    if (control_path && sfu_control_listen(ctl, core, control_path, err, sizeof err) < 0) {
+    if (!core || (control_path && sfu_control_listen(ctl, core, control_path, err, sizeof err) < 0)) {
         log_error("parley-sfu: %s", err);
+        sfu_control_free(ctl);
+        sfu_core_free(core);
+        sfu_capture_close(cap);
+        uv_run(loop, UV_RUN_DEFAULT); /* let closed handles finish */
+        uv_loop_close(loop);
         return 1;
     }
     uv_signal_t sigint, sigterm;
