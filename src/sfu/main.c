@@ -17,37 +17,54 @@
 static void usage(void) {
     fprintf(stderr, "usage: parley-sfu [--bind ADDR] [--port N] [--control PATH] "
                     "[--consent-timeout MS] [--log-level L] [--exit-with-parent]\n"
-                    "                  [--capture FILE]   (test hook: records decrypted RTP)\n");
+                    "                  [--capture FILE]   (test hook: records decrypted RTP)\n"
+                    "                  [--loss PERCENT]   (test hook: drops 0-50 %% of SRTP each way)\n");
 }
 
 static void on_signal(uv_signal_t *s, int signum) { uv_stop(s->loop); }
 
 static void on_event(void *arg, const sfu_event *ev) { sfu_control_event(arg, ev); }
 
+/* A whole non-negative decimal number no larger than max, or -1. */
+static long parse_num(const char *v, long max) {
+    char *end;
+    long l = strtol(v, &end, 10);
+    return (end == v || *end || l < 0 || l > max) ? -1 : l;
+}
+
+/* Fills cfg and the paths from argv. 0, or an exit code (2: usage, 1: cannot start). */
+static int parse_args(int argc, char **argv, sfu_config *cfg, const char **control_path,
+                      const char **capture_path) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long l = 0;
+        if (!strcmp(a, "--exit-with-parent")) {
+            /* A supervisor (parleyd) killed with SIGKILL cannot stop us: the kernel does. */
+            pid_t parent = getppid();
+            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) return 1;
+            continue;
+        }
+        if (!v) { usage(); return 2; }
+        i++;
+        if (!strcmp(a, "--bind")) cfg->bind_addr = v;
+        else if (!strcmp(a, "--port") && (l = parse_num(v, 65535)) >= 0) cfg->port = (int)l;
+        else if (!strcmp(a, "--control")) *control_path = v;
+        else if (!strcmp(a, "--capture")) *capture_path = v;
+        else if (!strcmp(a, "--loss") && (l = parse_num(v, 50)) >= 0) cfg->loss_percent = (unsigned)l;
+        else if (!strcmp(a, "--consent-timeout") && (l = parse_num(v, 3600000)) > 0)
+            cfg->consent_timeout_ms = (unsigned)l;
+        else if (!strcmp(a, "--log-level") && (l = log_parse_level(v)) >= 0) log_set_level((log_level)l);
+        else { usage(); return 2; }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     sfu_config cfg;
     sfu_config_defaults(&cfg);
     const char *control_path = NULL, *capture_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--bind") && v) { cfg.bind_addr = v; i++; }
-        else if (!strcmp(a, "--port") && v) { cfg.port = atoi(v); i++; }
-        else if (!strcmp(a, "--control") && v) { control_path = v; i++; }
-        else if (!strcmp(a, "--capture") && v) { capture_path = v; i++; }
-        else if (!strcmp(a, "--exit-with-parent")) {
-            /* A supervisor (parleyd) killed with SIGKILL cannot stop us: the kernel does. */
-            pid_t parent = getppid();
-            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) return 1;
-        }
-        else if (!strcmp(a, "--consent-timeout") && v) { cfg.consent_timeout_ms = (unsigned)atoi(v); i++; }
-        else if (!strcmp(a, "--log-level") && v) {
-            int l = log_parse_level(v);
-            if (l < 0) { usage(); return 2; }
-            log_set_level((log_level)l);
-            i++;
-        } else { usage(); return 2; }
-    }
-    if (cfg.port < 0 || cfg.port > 65535) { usage(); return 2; }
+    int rc = parse_args(argc, argv, &cfg, &control_path, &capture_path);
+    if (rc) return rc;
     /* Every early exit below frees what was made before it, so a failed start is leak-free
      * (the sanitizer build aborts on leaks, and a test checks the exit code). */
     sfu_capture *cap = NULL;

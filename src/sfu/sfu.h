@@ -54,6 +54,10 @@ typedef struct {
     sfu_capture_fn capture;
     void *capture_arg;
     bool no_socket;              /* tests: no UDP socket, no timer; call sfu_core_tick */
+    /* Test hook (--loss): drop this percentage (0-50) of SRTP/SRTCP datagrams in each
+     * direction, as a lossy network would. For the impairment test on kernels without
+     * sch_netem; STUN and DTLS are spared so that a call still connects. */
+    unsigned loss_percent;
 } sfu_config;
 
 void sfu_config_defaults(sfu_config *c);
@@ -121,6 +125,7 @@ int sfu_participant_info_get(sfu_core *c, uint32_t id, sfu_participant_info *out
 typedef struct {
     uint64_t rx_packets, forwarded, dropped, retransmitted, plis_sent, nacks_sent, rtx_received;
     uint64_t stun_ok, stun_bad;
+    uint64_t lost_injected; /* --loss: datagrams dropped on purpose */
 } sfu_stats;
 void sfu_core_stats(const sfu_core *c, sfu_stats *out);
 /* Bytes of heap the core holds for one participant (history, subscriptions), for the bench. */

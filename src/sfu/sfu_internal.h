@@ -135,6 +135,7 @@ struct sfu_core {
     uint64_t last_rate_ms, last_rr_ms;
     uint64_t now; /* no_socket mode: the latest time the caller passed in */
     sfu_stats stats;
+    uint64_t loss_rng; /* --loss: xorshift64 state, fixed seed so a test run is repeatable */
     uint8_t txbuf[SFU_SLOT];                        /* the copy being rewritten for one subscriber */
     uint8_t netbuf[SFU_SLOT + SFU_SRTP_TRAILER + 64]; /* the copy being protected and sent */
     uint8_t rxbuf[65536];

@@ -67,6 +67,18 @@ static sfu_participant *by_addr(sfu_core *c, const struct sockaddr *a) {
     return NULL;
 }
 
+/* --loss: true for cfg.loss_percent % of calls. Not cryptographic: it only picks which packets a
+ * test pretends the network lost. */
+static bool lose(sfu_core *c) {
+    if (!c->cfg.loss_percent) return false;
+    uint64_t x = c->loss_rng ? c->loss_rng : 0x9e3779b97f4a7c15ull;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    c->loss_rng = x;
+    if ((x >> 32) % 100 >= c->cfg.loss_percent) return false;
+    c->stats.lost_injected++;
+    return true;
+}
+
 static void send_raw(sfu_core *c, const struct sockaddr *to, const uint8_t *d, size_t n) {
     uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
     uv_udp_try_send(&c->udp, &b, 1, to);
@@ -82,6 +94,7 @@ int sfu_net_send(sfu_core *c, sfu_participant *p, const uint8_t *pkt, size_t len
     int r = rtcp ? sfu_srtcp_protect(p->srtp, c->netbuf, &len, sizeof c->netbuf)
                  : sfu_srtp_protect(p->srtp, c->netbuf, &len, sizeof c->netbuf);
     if (r < 0) return -1;
+    if (lose(c)) return 0; /* as if sent and lost on the way */
     uv_buf_t b = uv_buf_init((char *)c->netbuf, (unsigned)len);
     return uv_udp_try_send(&c->udp, &b, 1, (const struct sockaddr *)&p->addr) == (int)len ? 0 : -1;
 }
@@ -174,7 +187,7 @@ static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
     sfu_participant *p = by_addr(c, from);
     if (!p) return;
     if (d[0] >= 20 && d[0] <= 63) on_dtls(c, p, d, n);
-    else if (d[0] >= 128 && d[0] <= 191) on_media(c, p, d, n);
+    else if (d[0] >= 128 && d[0] <= 191 && !lose(c)) on_media(c, p, d, n);
 }
 
 int sfu_net_open(sfu_core *c, char *err, size_t err_len) {

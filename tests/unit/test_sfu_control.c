@@ -211,36 +211,62 @@ TEST(binary_smoke) {
     unlink(path);
 }
 
-/* --capture to a file that cannot be created: a clear failure (exit 1) before the ready line,
- * never an SFU running without the capture the test asked for. */
-TEST(binary_capture_unwritable) {
+/* Runs parley-sfu with args; true if it exited with `code` before printing its ready line.
+ * If it ran anyway it is killed, so a regression fails the test instead of hanging it. */
+static bool start_fails(const char *const *args, int code) {
     char exe[512], bin[600];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    CHECK(n > 0);
-    if (n <= 0) return;
+    if (n <= 0) return false;
     exe[n] = 0;
     *strrchr(exe, '/') = 0;
     snprintf(bin, sizeof bin, "%s/../bin/parley-sfu", exe);
+    const char *argv[16] = { bin };
+    int argc = 1;
+    while (args[argc - 1] && argc < 15) { argv[argc] = args[argc - 1]; argc++; }
     int out[2];
-    CHECK_EQ_INT(pipe(out), 0);
+    if (pipe(out) < 0) return false;
     pid_t pid = fork();
     if (pid == 0) {
         dup2(out[1], 1);
         int dn = open("/dev/null", O_WRONLY);
         if (dn >= 0) dup2(dn, 2);
-        execl(bin, bin, "--port", "0", "--capture", "/nonexistent-dir/x/capture.rtp", (char *)NULL);
+        execv(bin, (char *const *)argv);
         _exit(127);
     }
     close(out[1]);
     char line[256] = "";
     FILE *f = fdopen(out[0], "r");
     bool ready = fgets(line, sizeof line, f) != NULL;
-    CHECK(!ready); /* no ready line */
-    if (ready) kill(pid, SIGKILL); /* it ran anyway: don't wait for it forever */
+    if (ready) kill(pid, SIGKILL);
     int st = 0;
     waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
     fclose(f);
+    return !ready && WIFEXITED(st) && WEXITSTATUS(st) == code;
+}
+
+/* --capture to a file that cannot be created: a clear failure (exit 1) before the ready line,
+ * never an SFU running without the capture the test asked for. */
+TEST(binary_capture_unwritable) {
+    const char *a[] = { "--port", "0", "--capture", "/nonexistent-dir/x/capture.rtp", NULL };
+    CHECK(start_fails(a, 1));
+}
+
+/* Bad command lines are refused with the usage text (exit 2), none half-applied. */
+TEST(binary_bad_arguments) {
+    const char *loss_high[] = { "--port", "0", "--loss", "51", NULL };
+    const char *loss_text[] = { "--port", "0", "--loss", "5x", NULL };
+    const char *loss_none[] = { "--port", "0", "--loss", NULL };
+    const char *port_bad[] = { "--port", "70000", NULL };
+    const char *port_text[] = { "--port", "abc", NULL };
+    const char *consent_zero[] = { "--port", "0", "--consent-timeout", "0", NULL };
+    const char *unknown[] = { "--port", "0", "--frobnicate", "1", NULL };
+    CHECK(start_fails(loss_high, 2));
+    CHECK(start_fails(loss_text, 2));
+    CHECK(start_fails(loss_none, 2));
+    CHECK(start_fails(port_bad, 2));
+    CHECK(start_fails(port_text, 2));
+    CHECK(start_fails(consent_zero, 2));
+    CHECK(start_fails(unknown, 2));
 }
 
 int main(void) {
@@ -248,5 +274,6 @@ int main(void) {
     RUN(control_in_process);
     RUN(binary_smoke);
     RUN(binary_capture_unwritable);
+    RUN(binary_bad_arguments);
     return UNIT_DONE("test_sfu_control");
 }
