@@ -126,6 +126,7 @@ typedef struct {
     uint64_t rx_packets, forwarded, dropped, retransmitted, plis_sent, nacks_sent, rtx_received;
     uint64_t stun_ok, stun_bad;
     uint64_t lost_injected; /* --loss: datagrams dropped on purpose */
+    uint64_t twcc_sent;     /* transport-wide congestion feedback packets to publishers */
 } sfu_stats;
 void sfu_core_stats(const sfu_core *c, sfu_stats *out);
 /* Bytes of heap the core holds for one participant (history, subscriptions), for the bench. */

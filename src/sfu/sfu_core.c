@@ -20,6 +20,9 @@ void sfu_config_defaults(sfu_config *c) {
 
 uint64_t sfu_now_ms(sfu_core *c) { return c->cfg.no_socket ? c->now : uv_now(c->loop); }
 
+/* Arrival times for congestion feedback want better than the loop's millisecond clock. */
+uint64_t sfu_now_us(sfu_core *c) { return c->cfg.no_socket ? c->now * 1000 : uv_hrtime() / 1000; }
+
 void sfu_emit(sfu_core *c, sfu_event_kind kind, sfu_participant *p, uint32_t ssrc) {
     if (!c->cfg.on_event) return;
     sfu_event ev = { kind, p->room ? p->room->id : 0, p->id, ssrc };
@@ -154,6 +157,7 @@ static void setup_media(sfu_participant *p, const sdp_offer *o) {
         const sdp_media *m = &o->media[i];
         if (m->accepted && m->dir == SDP_RECVONLY && m->kind != SDP_OTHER) add_slot(p, m);
         if (!m->accepted || m->dir == SDP_RECVONLY || m->dir == SDP_INACTIVE) continue;
+        if (m->ext_twcc && !p->ext_twcc) p->ext_twcc = m->ext_twcc; /* one id across the BUNDLE */
         if (m->kind == SDP_AUDIO && p->audio_pt < 0) {
             p->audio_pt = m->pt;
             p->audio.ssrc = m->ssrc[0];
@@ -181,6 +185,7 @@ static void free_participant(sfu_participant *p) {
     stream_free(&p->audio);
     for (int l = 0; l < SFU_MAX_LAYERS; l++) stream_free(&p->video[l]);
     free(p->fanout);
+    free(p->twcc);
     OPENSSL_cleanse(p->local.pwd, sizeof p->local.pwd);
     free(p);
 }
@@ -203,6 +208,7 @@ int sfu_participant_add(sfu_core *c, uint32_t room, uint32_t id, const sdp_offer
     bool ok = random_token(p->local.ufrag, 8) == 0 && random_token(p->local.pwd, 32) == 0;
     snprintf(p->local.fingerprint, sizeof p->local.fingerprint, "%s", sfu_core_fingerprint(c));
     for (int l = 0; ok && l < p->n_layers; l++) ok = stream_init(c, &p->video[l], true) == 0;
+    if (ok && p->ext_twcc) ok = (p->twcc = calloc(1, sizeof *p->twcc)) != NULL;
     if (ok) ok = (p->dtls = sfu_dtls_new(c->dtls, true, dtls_send, p)) != NULL;
     if (ok && p->remote_fp[0]) ok = sfu_dtls_expect_fingerprint(p->dtls, p->remote_fp) == 0;
     if (ok && c->n_parts == c->cap_parts) {

@@ -199,6 +199,17 @@ static void audio_level(sfu_participant *p, const rtp_hdr *h, uint64_t now) {
     p->last_level_ms = now;
 }
 
+/* Every packet of a publisher that negotiated transport-wide congestion control carries a
+ * transport-wide sequence number: note its arrival, and report early if a burst (a keyframe)
+ * fills half the window before the next tick. */
+static void twcc_input(sfu_core *c, sfu_participant *p, const rtp_hdr *h) {
+    const rtp_ext *e = rtp_find_ext(h, (uint8_t)p->ext_twcc);
+    int seq = e ? twcc_ext_seq(e->data, e->len) : -1;
+    if (seq < 0) return;
+    twcc_record(p->twcc, (uint16_t)seq, sfu_now_us(c));
+    if ((uint16_t)(p->twcc->end - p->twcc->base) >= TWCC_WINDOW / 2) sfu_fwd_twcc_feedback(c, p);
+}
+
 int sfu_core_input_rtp(sfu_core *c, uint32_t from, uint8_t *pkt, size_t len, uint64_t now) {
     sfu_participant *p = sfu_find(c, from);
     rtp_hdr h;
@@ -206,6 +217,7 @@ int sfu_core_input_rtp(sfu_core *c, uint32_t from, uint8_t *pkt, size_t len, uin
     if (!p || rtp_parse(pkt, len, &h) < 0) return -1;
     p->rx_packets++;
     c->stats.rx_packets++;
+    if (p->twcc) twcc_input(c, p, &h);
     if (h.pt == p->audio_pt && p->audio_pt >= 0) {
         if (!p->audio.ssrc) p->audio.ssrc = h.ssrc;
         if (h.ssrc != p->audio.ssrc) return -1;
@@ -331,11 +343,23 @@ int sfu_core_input_rtcp(sfu_core *c, uint32_t from, uint8_t *pkt, size_t len, ui
     return 0;
 }
 
-/* Once a second: layer bitrates, RRs to publishers; every tick: layer choice, pending PLIs. */
+/* Sends what p's congestion feedback has not reported yet (a few packets' worth at most). */
+void sfu_fwd_twcc_feedback(sfu_core *c, sfu_participant *p) {
+    uint32_t media = p->video[0].ssrc ? p->video[0].ssrc : p->audio.ssrc;
+    for (int k = 0; k < 4 && twcc_pending(p->twcc); k++) {
+        uint8_t b[1024];
+        size_t n = twcc_build_feedback(p->twcc, b, sizeof b, 1, media);
+        if (n && sfu_net_send(c, p, b, n, true) == 0) c->stats.twcc_sent++;
+    }
+}
+
+/* Once a second: layer bitrates, RRs to publishers; every tick: layer choice, pending PLIs,
+ * congestion feedback to publishers. */
 void sfu_fwd_tick(sfu_core *c, uint64_t now) {
     bool rate = now - c->last_rate_ms >= 1000;
     for (int i = 0; i < c->n_parts; i++) {
         sfu_participant *p = c->parts[i];
+        if (p->twcc) sfu_fwd_twcc_feedback(c, p);
         if (rate && c->last_rate_ms) {
             double secs = (double)(now - c->last_rate_ms) / 1000.0;
             for (int l = 0; l < p->n_layers; l++) {

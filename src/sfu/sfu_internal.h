@@ -11,6 +11,7 @@
 #include "dtls.h"
 #include "sfu.h"
 #include "srtp.h"
+#include "twcc.h"
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -87,7 +88,8 @@ struct sfu_participant {
     sfu_participant *addr_next; /* address hash chain */
     /* published media */
     int audio_pt, video_pt, rtx_pt;
-    int ext_audio_level, ext_rid, ext_rrid, ext_mid;
+    int ext_audio_level, ext_rid, ext_rrid, ext_mid, ext_twcc;
+    twcc_recorder *twcc; /* owned; NULL unless the offer negotiated transport-wide seq numbers */
     bool audio_muted, video_muted;
     sfu_stream audio;
     sfu_stream video[SFU_MAX_LAYERS];
@@ -145,12 +147,14 @@ struct sfu_core {
 sfu_participant *sfu_find(sfu_core *c, uint32_t id);
 void sfu_emit(sfu_core *c, sfu_event_kind kind, sfu_participant *p, uint32_t ssrc);
 uint64_t sfu_now_ms(sfu_core *c);
+uint64_t sfu_now_us(sfu_core *c);
 void sfu_remove_participant(sfu_core *c, sfu_participant *p);
 
 /* sfu_fwd.c */
 void sfu_fwd_choose_layer(sfu_sub *s);
 void sfu_fwd_request_keyframe(sfu_core *c, sfu_participant *pub, int layer, uint64_t now);
 void sfu_fwd_tick(sfu_core *c, uint64_t now);
+void sfu_fwd_twcc_feedback(sfu_core *c, sfu_participant *p);
 void sfu_fwd_speaker_tick(sfu_core *c, sfu_room *r, uint64_t now);
 
 /* sfu_net.c: sends a plaintext packet to p (protecting it if p has SRTP). 0 or -1 (dropped). */

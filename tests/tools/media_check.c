@@ -2,10 +2,10 @@
  * media_check.c: reads a parley-sfu --capture file (src/sfu/capture.h) and tries to decode
  * the VP8 video in it with libvpx, the way a receiver would, to show what the SFU can and
  * cannot see. web/test/groupcall.test.mjs runs it on a real call's capture twice: without
- * keys (the SFU's position: every frame is SFrame ciphertext, so nothing may decode to a
- * picture) and with the keys the browsers used (each frame is SFrame-decrypted here first,
- * RFC 9605 suite 0x0004 as in web/src/sframe.ts, and must then decode cleanly), which shows the
- * capture and the decoder are sound. web/test/sfu.test.mjs runs it on a call without SFrame
+ * keys (the SFU's position: every frame is SFrame ciphertext) and with the keys the browsers
+ * used (each frame is SFrame-decrypted here first, RFC 9605 suite 0x0004 as in
+ * web/src/sframe.ts, and must then decode cleanly, which shows the capture and the decoder are
+ * sound; and no frame decoded without them may resemble the real picture). web/test/sfu.test.mjs runs it on a call without SFrame
  * (a browser straight to the SFU), where the video must decode without keys.
  *
  *   media_check CAPTURE [--pt N] [--key KID:HEX32]... [--clear]
@@ -17,6 +17,11 @@
  * absolute difference between horizontal neighbours under 24 of 255). VP8 decodes almost any
  * byte string to *something*, so "the decoder returned a frame" alone proves little; noise
  * decodes to blocks with sharp edges everywhere, the fake camera's picture does not.
+ * With keys, each frame is also decoded as captured (a second decoder per stream, the SFU's
+ * view) and compared with the decrypted decode: `blind_decoded B similar M` follow, where a
+ * similar frame is one whose blind picture is within 20 dB PSNR (luma) of the real one. The
+ * smoothness test alone can be fooled (a garbage delta frame on a flat reference decodes
+ * flat), the comparison cannot: M is the number of frames the SFU could have seen.
  * Exit status 0 unless the file cannot be read.
  */
 #include "rtp.h"
@@ -42,6 +47,7 @@ typedef struct {
 typedef struct {
     uint32_t ssrc;
     vpx_codec_ctx_t dec;
+    vpx_codec_ctx_t blind; /* with keys: the same frames decoded undecrypted */
     uint8_t *frame;
     size_t len;
     uint32_t ts;
@@ -51,6 +57,7 @@ typedef struct {
 
 typedef struct {
     int streams, frames, keyframes, decrypted, decrypt_failed, decoded_ok, decode_errors, pictures;
+    int blind_decoded, similar;
 } counts;
 
 static sframe_key keys[MAX_KEYS];
@@ -154,24 +161,42 @@ static bool looks_like_picture(const vpx_image_t *img) {
     return count && sum < 24 * count;
 }
 
+/* True if two decoded pictures have the same size and luma within 20 dB PSNR (MSE <= 650). */
+static bool similar(const vpx_image_t *a, const vpx_image_t *b) {
+    if (a->d_w != b->d_w || a->d_h != b->d_h) return false;
+    uint64_t se = 0;
+    for (unsigned y = 0; y < a->d_h; y++) {
+        const uint8_t *ra = a->planes[VPX_PLANE_Y] + (size_t)y * (size_t)a->stride[VPX_PLANE_Y];
+        const uint8_t *rb = b->planes[VPX_PLANE_Y] + (size_t)y * (size_t)b->stride[VPX_PLANE_Y];
+        for (unsigned x = 0; x < a->d_w; x++) { int d = ra[x] - rb[x]; se += (uint64_t)(d * d); }
+    }
+    return se <= 650ull * a->d_w * a->d_h;
+}
+
+/* The next picture out of dec after feeding it n bytes, or NULL if it refused them. */
+static const vpx_image_t *decode(vpx_codec_ctx_t *dec, const uint8_t *f, size_t n) {
+    if (vpx_codec_decode(dec, f, (unsigned)n, NULL, 0) != VPX_CODEC_OK) return NULL;
+    vpx_codec_iter_t it = NULL;
+    return vpx_codec_get_frame(dec, &it);
+}
+
 static void decode_frame(stream *s) {
     cnt.frames++;
     size_t n = s->len;
     if (n && (s->frame[0] & 1) == 0) cnt.keyframes++;
+    const vpx_image_t *blind = NULL;
     if (!clear_media && n_keys) {
+        /* first as the SFU has it (the decoder does not change its input), then opened */
+        if ((blind = decode(&s->blind, s->frame, n))) cnt.blind_decoded++;
         n = sframe_open(s->frame, n);
         if (!n) { cnt.decrypt_failed++; return; }
         cnt.decrypted++;
     }
-    if (vpx_codec_decode(&s->dec, s->frame, (unsigned)n, NULL, 0) != VPX_CODEC_OK) {
-        cnt.decode_errors++;
-        return;
-    }
-    vpx_codec_iter_t it = NULL;
-    const vpx_image_t *img = vpx_codec_get_frame(&s->dec, &it);
+    const vpx_image_t *img = decode(&s->dec, s->frame, n);
     if (!img) { cnt.decode_errors++; return; }
     cnt.decoded_ok++;
     if (looks_like_picture(img)) cnt.pictures++;
+    if (blind && similar(img, blind)) cnt.similar++;
 }
 
 static stream *find_stream(stream *st, uint32_t ssrc) {
@@ -181,6 +206,11 @@ static stream *find_stream(stream *st, uint32_t ssrc) {
     memset(s, 0, sizeof *s);
     s->frame = malloc(FRAME_CAP);
     if (!s->frame || vpx_codec_dec_init(&s->dec, vpx_codec_vp8_dx(), NULL, 0) != VPX_CODEC_OK) {
+        free(s->frame);
+        return NULL;
+    }
+    if (vpx_codec_dec_init(&s->blind, vpx_codec_vp8_dx(), NULL, 0) != VPX_CODEC_OK) {
+        vpx_codec_destroy(&s->dec);
         free(s->frame);
         return NULL;
     }
@@ -237,9 +267,15 @@ int main(int argc, char **argv) {
         on_packet(st, pkt, len, pt);
     }
     fclose(f);
-    for (int i = 0; i < cnt.streams; i++) { vpx_codec_destroy(&st[i].dec); free(st[i].frame); }
+    for (int i = 0; i < cnt.streams; i++) {
+        vpx_codec_destroy(&st[i].dec);
+        vpx_codec_destroy(&st[i].blind);
+        free(st[i].frame);
+    }
     printf("streams %d frames %d keyframes %d decrypted %d decrypt_failed %d decoded_ok %d "
-           "decode_errors %d pictures %d\n", cnt.streams, cnt.frames, cnt.keyframes, cnt.decrypted,
+           "decode_errors %d pictures %d", cnt.streams, cnt.frames, cnt.keyframes, cnt.decrypted,
            cnt.decrypt_failed, cnt.decoded_ok, cnt.decode_errors, cnt.pictures);
+    if (!clear_media && n_keys) printf(" blind_decoded %d similar %d", cnt.blind_decoded, cnt.similar);
+    printf("\n");
     return 0;
 }

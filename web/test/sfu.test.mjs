@@ -4,10 +4,12 @@
 // simulcast layers, hands the SFU's answer back to Chromium and checks that ICE-lite, DTLS-SRTP
 // and SRTP work with a real browser: the peer connection connects, the SFU reports the
 // participant CONNECTED and receives its audio and video. Loopback only: the SFU binds
-// 127.0.0.1 and its answer names only that candidate.
+// 127.0.0.1 and its answer names only that candidate. The media here is not SFrame-encrypted,
+// so what the SFU's --capture hook records must decode to pictures without any key: the
+// control for groupcall.test.mjs, where the same check on encrypted media finds nothing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { spawn, execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
@@ -69,7 +71,7 @@ class Control {
 
 async function startSfu(dir) {
   const sock = join(dir, "ctl.sock");
-  const proc = spawn(join(BIN, "parley-sfu"), ["--control", sock, "--port", "0"],
+  const proc = spawn(join(BIN, "parley-sfu"), ["--control", sock, "--port", "0", "--capture", join(dir, "cap.rtp")],
     { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   proc.stderr.on("data", (d) => { log += d; });
@@ -178,7 +180,36 @@ test("Chromium publishes audio and 3-layer simulcast video to parley-sfu", { tim
     console.log(`subscriber stats: ${JSON.stringify(got)}`);
     assert.ok(got.audio > 20, "subscriber receives audio");
     assert.ok(got.frames > 5, "subscriber decodes video frames");
+
+    // The SFU's transport-wide congestion feedback lets the publisher's bandwidth estimate
+    // rise past its start value, until it sends all three simulcast layers.
+    let bwe = 0;
+    for (let i = 0; i < 100; i++) {
+      r = await ctl.call({ case: "roomState", value: { room: 1 } });
+      state = r.participants.find((p) => p.participant === 7);
+      bwe = await page.evaluate(async () => {
+        let b = 0;
+        (await window.pc.getStats()).forEach((s) => {
+          if (s.type === "candidate-pair" && s.nominated) b = s.availableOutgoingBitrate ?? 0;
+        });
+        return b;
+      });
+      if (state.videoLayers === 3 && bwe > 1500000) break;
+      await sleep(200);
+    }
+    console.log(`publisher: layers ${state.videoLayers}, estimated bandwidth ${Math.round(bwe / 1000)} kbit/s`);
+    assert.equal(state.videoLayers, 3, "the publisher sends all three layers");
+    assert.ok(bwe > 1500000, `its bandwidth estimate rose (${bwe} bit/s)`);
     ctl.conn.destroy();
+
+    await sleep(1200);   // the capture is flushed once a second
+    const mc = spawnSync(join(BIN, "..", "tests", "media_check"), [join(dir, "cap.rtp"), "--clear"], { timeout: 60000 });
+    const out = mc.stdout?.toString() ?? "";
+    console.log(`media_check --clear: ${out.trim()}`);
+    const m = Object.fromEntries([...out.matchAll(/(\w+) (\d+)/g)].map((x) => [x[1], Number(x[2])]));
+    assert.equal(mc.status, 0, `media_check failed: ${mc.stderr}`);
+    assert.ok(m.pictures > 50 && m.pictures > m.frames * 0.8,
+      `unencrypted video captured at the SFU decodes to pictures (${m.pictures} of ${m.frames})`);
   } finally {
     await browser.close();
     sfu.proc.kill("SIGTERM");
