@@ -47,8 +47,8 @@ class RnnoiseProcessor extends AudioWorkletProcessor {
   private head = 0;                      // next sample to play
   private count = PREFILL;               // samples queued in the ring (the prefill is zeros)
   private stopped = false;
-  frames = 0;
-  vadSum = 0;
+  frames = 0;                            // frames denoised and RNNoise's summed voice
+  vadSum = 0;                            // probability, posted on a "stats" message (diagnostics)
 
   constructor(options: { processorOptions?: { module?: WebAssembly.Module } }) {
     super();
