@@ -24,6 +24,7 @@ static const struct {
     { ".json", "application/json" },
     { ".webmanifest", "application/manifest+json" },
     { ".txt", "text/plain; charset=utf-8" },
+    { ".wasm", "application/wasm" },  /* WebAssembly.compileStreaming insists on it */
 };
 
 const char *web_mime_type(const char *name)

@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* connect-src 'self' covers wss:// to this same host and port (CSP level 3). */
-#define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
+/* connect-src 'self' covers wss:// to this same host and port (CSP level 3).
+ * 'wasm-unsafe-eval' lets the page compile WebAssembly (the RNNoise noise suppressor,
+ * dist/rnnoise.wasm, fetched from 'self'); it allows no eval() of JavaScript. */
+#define CSP "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " \
+            "img-src 'self'; " \
             "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; " \
             "frame-ancestors 'none'"
 #define BODY_CHUNK 16384

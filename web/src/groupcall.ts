@@ -12,11 +12,19 @@
 // worker (gc_e2ee.ts); parleyd relays the sealed keys. The transforms are attached before the
 // answer is applied, so no frame ever leaves unencrypted.
 //
+// Noise suppression is switched on the audio sender with replaceTrack (no renegotiation; the
+// SFrame transform sits on the sender, so the denoised track is encrypted like the mic).
+//
 // Ownership: GroupCalls owns at most one GroupCall; a GroupCall owns its peer connections, the
-// local tracks and its CallE2EE, and stops all of them in end().
+// local tracks, its Denoiser and its CallE2EE, and stops all of them in end().
 import { type GroupCallEvent, type GroupCallParticipant, type GroupCallState } from "./gen/parley_pb";
 import { type Client } from "./client";
 import { CallE2EE, PC_CONFIG, type Member } from "./gc_e2ee";
+import { Denoiser } from "./noise";
+
+// "browser": the browser's own noise suppression; "rnnoise": RNNoise in an AudioWorklet
+// (noise.ts), whose output track replaces the mic on the audio sender.
+export type NoiseMode = "browser" | "off" | "rnnoise";
 
 export interface Tile {
   id: number;                 // publisher participant id
@@ -62,6 +70,10 @@ export class GroupCall {
   private subscribing = false;
   private resubscribe = false;
   heights = new Map<number, number>();   // what the screen draws each tile at (pixels)
+  noise: NoiseMode = "browser";
+  private audioSender: RTCRtpSender | null = null;
+  private denoiser: Denoiser | null = null;
+  private noiseSeq = 0;                  // the latest setNoise; an older one that finishes late yields
 
   constructor(private client: Client, public chatId: bigint, public title: string,
               private changed: () => void) {}
@@ -93,6 +105,7 @@ export class GroupCall {
       { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
       { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
       { rid: "f", maxBitrate: 1_500_000 }] });
+    this.audioSender = at.sender;
     this.preferCodecs(at, "audio");
     this.preferCodecs(vt, "video");
     this.addSlots(Math.min(MAX_SLOTS, st.participantCount + SPARE_SLOTS));
@@ -208,8 +221,39 @@ export class GroupCall {
     else await this.membersChanged();
   }
 
+  // Switches noise suppression. RNNoise turns the browser's off (one denoiser at a time) and
+  // sends the worklet's track; leaving it sends the mic again and frees the pipeline. On
+  // failure the mic stays on the sender and the error is thrown for the screen to show.
+  async setNoise(mode: NoiseMode): Promise<void> {
+    const seq = ++this.noiseSeq;
+    const mic = this.local?.getAudioTracks()[0];
+    const sender = this.audioSender;
+    if (!mic || !sender) return;
+    this.noise = mode;
+    await mic.applyConstraints({ noiseSuppression: mode === "browser", echoCancellation: true,
+      autoGainControl: true }).catch(() => {});
+    if (mode !== "rnnoise") {
+      const d = this.denoiser;
+      this.denoiser = null;
+      if (d) { await sender.replaceTrack(mic); d.stop(); }
+      this.changed();
+      return;
+    }
+    if (this.denoiser) return;
+    const d = await Denoiser.start(mic).catch((e: unknown) => {
+      if (seq === this.noiseSeq) { this.noise = "browser"; void this.setNoise("browser"); }
+      throw e;
+    });
+    if (seq !== this.noiseSeq || !this.callId) { d.stop(); return; }   // switched away meanwhile
+    d.output.enabled = !this.muted;
+    await sender.replaceTrack(d.output);
+    this.denoiser = d;
+    this.changed();
+  }
+
   async setFlags(): Promise<void> {
     this.local?.getAudioTracks().forEach((t) => { t.enabled = !this.muted; });
+    if (this.denoiser) this.denoiser.output.enabled = !this.muted;
     this.local?.getVideoTracks().forEach((t) => { t.enabled = !this.cameraOff; });
     await this.req("groupCallMedia", { callId: this.callId, participantId: this.me,
       audio: !this.muted, video: !this.cameraOff && !!this.local?.getVideoTracks().length,
@@ -272,6 +316,9 @@ export class GroupCall {
     this.callId = 0n;
     this.screen?.track.stop();
     this.screen?.pc.close();
+    this.denoiser?.stop();
+    this.denoiser = null;
+    this.noiseSeq++;
     this.local?.getTracks().forEach((t) => t.stop());
     this.pc?.close();
     this.e2ee?.close();

@@ -7,7 +7,7 @@
 // Tiles are kept across renders (a video element keeps playing); each tile reports the
 // frames its video decoded and the audio bytes received as data- attributes, and the screen
 // the E2EE counters and key epoch, so the browser tests read what the user sees.
-import { type GroupCall, type GroupCalls, type Tile } from "./groupcall";
+import { type GroupCall, type GroupCalls, type NoiseMode, type Tile } from "./groupcall";
 import { append, clear, h } from "./dom";
 
 export class GroupCallScreen {
@@ -136,15 +136,16 @@ export class GroupCallScreen {
       h("button", { class: "gc-leave", onclick: act(() => c.leave()) }, "Leave"));
   }
 
-  // The browser's noise suppression (default) or none. (An RNNoise option is not built yet.)
+  // The browser's noise suppression (default), RNNoise (noise.ts) or none. The call keeps the
+  // choice: the controls are redrawn on other changes.
   private noiseSelect(c: GroupCall): HTMLElement {
     const sel = h("select", { "aria-label": "Noise suppression" },
       h("option", { value: "browser" }, "Noise suppression: browser"),
+      h("option", { value: "rnnoise" }, "Noise suppression: RNNoise"),
       h("option", { value: "off" }, "Noise suppression: off"));
+    sel.value = c.noise;
     sel.addEventListener("change", () => {
-      const on = sel.value === "browser";
-      for (const t of c.local?.getAudioTracks() ?? [])
-        void t.applyConstraints({ noiseSuppression: on, echoCancellation: true }).catch(() => {});
+      void c.setNoise(sel.value as NoiseMode).catch(() => { sel.value = c.noise; });
     });
     return h("label", {}, sel);
   }
