@@ -10,36 +10,14 @@
 // inner run as one test.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { Server, freePort, launch, person, register, login, startPrivate, openChat, shotPath, sleep } from "./harness.mjs";
+import { Server, freePort, launch, person, register, login, startPrivate, openChat, shotPath, sleep, inLoopbackNamespace } from "./harness.mjs";
 
-const INSIDE = process.env.PARLEY_CALLS_NETNS === "1";
-
-if (!INSIDE) {
-  test("calls (inside a loopback-only network namespace)", { timeout: 600000 }, () => {
-    const file = fileURLToPath(import.meta.url);
-    // The inner runner is a test run of its own, not a child of this one.
-    const env = { ...process.env, PARLEY_CALLS_NETNS: "1" };
-    delete env.NODE_TEST_CONTEXT;
-    const r = spawnSync("unshare", ["--net", "sh", "-c",
-      'ip link set lo up && exec "$0" --test --test-concurrency=1 "$1"', process.execPath, file],
-    { env, stdio: ["ignore", "pipe", "pipe"],
-      timeout: 590000, maxBuffer: 64 << 20 });
-    const out = (r.stdout?.toString() ?? "") + (r.stderr?.toString() ?? "");
-    process.stdout.write(out.split("\n").map((l) => "# " + l).join("\n") + "\n");
-    assert.equal(r.error, undefined, `could not start the namespace: ${r.error}`);
-    assert.equal(r.status, 0, "the call tests failed inside the namespace (output above)");
-    assert.match(out, /# pass [1-9]/);
-    assert.match(out, /# fail 0/);
-  });
-} else {
-  defineTests();
-}
+inLoopbackNamespace(import.meta.url, "calls", defineTests);
 
 function defineTests() {
   const SECRET = randomBytes(16).toString("hex");

@@ -13,29 +13,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as pathJoin } from "node:path";
-import { fileURLToPath } from "node:url";
-import { BIN, Server, launch, person, register, openChat, shotPath, sleep } from "./harness.mjs";
+import { BIN, Server, launch, person, register, openChat, shotPath, sleep, inLoopbackNamespace } from "./harness.mjs";
 
-const INSIDE = process.env.PARLEY_GC_NETNS === "1";
-
-if (!INSIDE) {
-  test("group calls (inside a loopback-only network namespace)", { timeout: 600000 }, () => {
-    const file = fileURLToPath(import.meta.url);
-    const env = { ...process.env, PARLEY_GC_NETNS: "1" };
-    delete env.NODE_TEST_CONTEXT;
-    const r = spawnSync("unshare", ["--net", "sh", "-c",
-      'ip link set lo up && exec "$0" --test --test-concurrency=1 "$1"', process.execPath, file],
-    { env, stdio: ["ignore", "pipe", "pipe"], timeout: 590000, maxBuffer: 64 << 20 });
-    const out = (r.stdout?.toString() ?? "") + (r.stderr?.toString() ?? "");
-    process.stdout.write(out.split("\n").map((l) => "# " + l).join("\n") + "\n");
-    assert.equal(r.error, undefined, `could not start the namespace: ${r.error}`);
-    assert.equal(r.status, 0, "the group call tests failed inside the namespace (output above)");
-    assert.match(out, /# pass [1-9]/);
-    assert.match(out, /# fail 0/);
-  });
-} else {
-  defineTests();
-}
+inLoopbackNamespace(import.meta.url, "group calls", defineTests);
 
 function defineTests() {
   const PW = "correct horse battery";

@@ -2,7 +2,7 @@
 // port on 127.0.0.1, the built web/dist), drives Debian's chromium through playwright-core
 // (no browser download) and runs the real `parley` CLI. PARLEY_BIN names the directory with
 // parleyd and parley (default ../build/bin); scripts/run-tests.sh sets it.
-import { spawn, execFile } from "node:child_process";
+import { spawn, spawnSync, execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,6 +10,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import https from "node:https";
 import { chromium } from "playwright-core";
+import { test } from "node:test";
+import assert from "node:assert/strict";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, "..", "..");
@@ -198,6 +200,29 @@ export function messages(page) {
 export function shotPath(name) {
   mkdirSync(SHOTS, { recursive: true });
   return join(SHOTS, name);
+}
+
+// Media tests run in a network namespace with only loopback (`unshare --net`, then
+// `ip link set lo up`), so no packet can leave loopback whatever interfaces the machine has.
+// Called at the top of a test file: run normally, the file re-executes itself inside one
+// namespace and reports the inner run as one test (`title`); run inside, it calls
+// defineTests(). The inner runner is a test run of its own, not a child of the outer one.
+export function inLoopbackNamespace(fileUrl, title, defineTests) {
+  if (process.env.PARLEY_NETNS === "1") { defineTests(); return; }
+  test(`${title} (inside a loopback-only network namespace)`, { timeout: 600000 }, () => {
+    const file = fileURLToPath(fileUrl);
+    const env = { ...process.env, PARLEY_NETNS: "1" };
+    delete env.NODE_TEST_CONTEXT;
+    const r = spawnSync("unshare", ["--net", "sh", "-c",
+      'ip link set lo up && exec "$0" --test --test-concurrency=1 "$1"', process.execPath, file],
+    { env, stdio: ["ignore", "pipe", "pipe"], timeout: 590000, maxBuffer: 64 << 20 });
+    const out = (r.stdout?.toString() ?? "") + (r.stderr?.toString() ?? "");
+    process.stdout.write(out.split("\n").map((l) => "# " + l).join("\n") + "\n");
+    assert.equal(r.error, undefined, `could not start the namespace: ${r.error}`);
+    assert.equal(r.status, 0, `${title}: tests failed inside the namespace (output above)`);
+    assert.match(out, /# pass [1-9]/);
+    assert.match(out, /# fail 0/);
+  });
 }
 
 export { sleep, existsSync, readFileSync };

@@ -13,30 +13,9 @@
 // inner run as one test.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { Server, httpsRequest, launch, person, register, openChat, shotPath, sleep } from "./harness.mjs";
+import { Server, httpsRequest, launch, person, register, openChat, shotPath, sleep, inLoopbackNamespace } from "./harness.mjs";
 
-const INSIDE = process.env.PARLEY_GC_NETNS === "1";
-
-if (!INSIDE) {
-  test("RNNoise (inside a loopback-only network namespace)", { timeout: 600000 }, () => {
-    const file = fileURLToPath(import.meta.url);
-    const env = { ...process.env, PARLEY_GC_NETNS: "1" };
-    delete env.NODE_TEST_CONTEXT;
-    const r = spawnSync("unshare", ["--net", "sh", "-c",
-      'ip link set lo up && exec "$0" --test --test-concurrency=1 "$1"', process.execPath, file],
-    { env, stdio: ["ignore", "pipe", "pipe"], timeout: 590000, maxBuffer: 64 << 20 });
-    const out = (r.stdout?.toString() ?? "") + (r.stderr?.toString() ?? "");
-    process.stdout.write(out.split("\n").map((l) => "# " + l).join("\n") + "\n");
-    assert.equal(r.error, undefined, `could not start the namespace: ${r.error}`);
-    assert.equal(r.status, 0, "the RNNoise tests failed inside the namespace (output above)");
-    assert.match(out, /# pass [1-9]/);
-    assert.match(out, /# fail 0/);
-  });
-} else {
-  defineTests();
-}
+inLoopbackNamespace(import.meta.url, "RNNoise", defineTests);
 
 // Runs in the page: renders `seconds` of two test signals through the "rnnoise" worklet (made
 // by the app's own loader, window.__parleyRnnoiseNode) and returns energies in dB.
