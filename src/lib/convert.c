@@ -139,12 +139,17 @@ static char *call_text(const Parley__Message *m)
         return format("%s from %s, busy", what, who);
     case PARLEY__CALL_OUTCOME__CALL_CANCELLED:
         return format("%s from %s, cancelled", what, who);
-    case PARLEY__CALL_OUTCOME__CALL_ENDED: {
+    case PARLEY__CALL_OUTCOME__CALL_ENDED:
+    case PARLEY__CALL_OUTCOME__GROUP_CALL_ENDED: {
         uint32_t d = m->call->duration;       /* m:ss, or h:mm:ss past an hour */
         if (d >= 3600) snprintf(dur, sizeof dur, "%u:%02u:%02u", d / 3600, d / 60 % 60, d % 60);
         else snprintf(dur, sizeof dur, "%u:%02u", d / 60, d % 60);
+        if (m->call->outcome == PARLEY__CALL_OUTCOME__GROUP_CALL_ENDED)
+            return format("group call ended, %s", dur);
         return format("%s from %s, %s", what, who, dur);
     }
+    case PARLEY__CALL_OUTCOME__GROUP_CALL_STARTED:
+        return format("%s started a group call", who);
     default:
         return format("%s from %s", what, who);
     }

@@ -148,6 +148,10 @@ typedef struct {
 static store_rc log_run(store *s, storeq_job *sq)
 {
     log_job *j = (log_job *)sq;
+    if (j->outcome == PARLEY__CALL_OUTCOME__GROUP_CALL_STARTED ||
+        j->outcome == PARLEY__CALL_OUTCOME__GROUP_CALL_ENDED)
+        return store_group_call_record(s, j->chat_id, j->caller, j->outcome, j->duration, j->now,
+                                       &j->fo);
     return store_call_record(s, j->chat_id, j->caller, j->outcome, j->duration, j->video,
                              j->now, &j->fo);
 }
@@ -167,9 +171,8 @@ static void log_done(storeq_job *sq)
     log_discard(sq);
 }
 
-/* Submits the history entry; a failure costs the entry, never the call's end. */
-static void log_call(server *srv, int64_t chat_id, int64_t caller, int outcome, int video,
-                     uint32_t duration)
+void call_log_entry(server *srv, int64_t chat_id, int64_t caller, int outcome, int video,
+                    uint32_t duration)
 {
     log_job *j = calloc(1, sizeof *j);
     if (!j) return;
@@ -264,7 +267,7 @@ static void call_end(call *k, int outcome, Parley__CallSignal__KindCase kind, in
     else if (notify_callee && k->callee_conn != except)
         send_event(k, conn_find(k->srv, k->callee_conn), 0, &s.sig);
     int64_t dur = k->phase == CALL_ACTIVE ? server_now() - k->accepted_at : 0;
-    log_call(k->srv, k->chat_id, k->caller, outcome, k->video,
+    call_log_entry(k->srv, k->chat_id, k->caller, outcome, k->video,
              (uint32_t)(dur < 0 ? 0 : dur > UINT32_MAX ? UINT32_MAX : dur));
     log_info("call %016llx ended (outcome %d)", (unsigned long long)k->id, outcome);
     call_free(k->srv, k);
@@ -315,7 +318,7 @@ Parley__ErrorCode call_start(server *srv, conn *c, int64_t chat_id, int64_t call
         return PARLEY__ERROR_CODE__CALL_BUSY;
     *why = "the other side is in another call";
     if (idmap_get(&srv->calls->by_account, (uint64_t)callee)) {
-        log_call(srv, chat_id, c->user_id, PARLEY__CALL_OUTCOME__CALL_BUSY_OUTCOME, video, 0);
+        call_log_entry(srv, chat_id, c->user_id, PARLEY__CALL_OUTCOME__CALL_BUSY_OUTCOME, video, 0);
         return PARLEY__ERROR_CODE__CALL_BUSY;
     }
     *why = "out of memory";

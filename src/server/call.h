@@ -56,4 +56,11 @@ Parley__ErrorCode call_signal(server *srv, conn *c, const Parley__CallSignal *si
  * it is ringing out cancels. Safe for any conn. */
 void call_conn_gone(server *srv, conn *c);
 
+/* Submits a call's history entry (a Message of kind CALL from `from`) to chat_id through the
+ * store queue, pushed to the chat's members once stored. 1:1 outcomes need a private chat;
+ * the group-call ones (GROUP_CALL_STARTED/ENDED) any chat `from` is a member of. A failure
+ * (queue full, shutting down, no longer a member) costs the entry, never the call. */
+void call_log_entry(server *srv, int64_t chat_id, int64_t from, int outcome, int video,
+                    uint32_t duration);
+
 #endif

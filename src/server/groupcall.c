@@ -7,6 +7,7 @@
  */
 #include "groupcall.h"
 
+#include "call.h"
 #include "log.h"
 #include "networking.h"
 #include "sfu_link.h"
@@ -310,6 +311,12 @@ void groupcall_publish_join(server *srv, gc_call *call, gc_part *p)
 {
     p->pending = 0;
     call->version++;
+    if (!call->opened) {
+        /* The chat's history says a call was opened (and, at its end, for how long). */
+        call->opened = server_now();
+        call->opened_by = p->user_id;
+        call_log_entry(srv, call->chat_id, p->user_id, PARLEY__CALL_OUTCOME__GROUP_CALL_STARTED, 1, 0);
+    }
     if (groupcall_count(call, 0) == 1) push_started(srv, call);
     else push_part_event(srv, call, p, 0);
 }
@@ -354,6 +361,11 @@ static void end_call(server *srv, gc_call *call, int tell_sfu, int push)
         ev.kind_case = PARLEY__GROUP_CALL_EVENT__KIND_ENDED;
         ev.ended = &e;
         push_event(srv, call, &ev);
+    }
+    if (call->opened) {
+        int64_t secs = server_now() - call->opened;
+        call_log_entry(srv, call->chat_id, call->opened_by, PARLEY__CALL_OUTCOME__GROUP_CALL_ENDED, 1,
+                       secs > 0 ? (uint32_t)secs : 0);
     }
     if (tell_sfu) {
         Parley__Sfu__DestroyRoom d = PARLEY__SFU__DESTROY_ROOM__INIT;

@@ -64,6 +64,8 @@ typedef struct {
     uint64_t version;
     int64_t started;
     int64_t started_by;
+    int64_t opened;          /* when the first participant became visible; 0: not yet */
+    int64_t opened_by;       /* its account: the sender of the call's history entries */
     char started_by_name[33];
     uint32_t next_pid;
     uint32_t speaker;

@@ -280,6 +280,10 @@ store_rc store_expire(store *s, int64_t now, size_t max, size_t *n_expired, int6
  * NEW_MESSAGE out to both members. NO_CHAT unless caller is a member of that private chat. */
 store_rc store_call_record(store *s, int64_t chat_id, int64_t caller, int outcome,
                            uint32_t duration, int video, int64_t now, store_fanouts *fo);
+/* The same for a group call (opened, or ended after `duration` s) in any chat kind: NO_CHAT
+ * unless `from` is a member of chat_id. */
+store_rc store_group_call_record(store *s, int64_t chat_id, int64_t from, int outcome,
+                                 uint32_t duration, int64_t now, store_fanouts *fo);
 /* The account's "always relay calls" setting (0 when never set). */
 store_rc store_call_settings_get(store *s, int64_t user_id, int *always_relay);
 store_rc store_call_settings_set(store *s, int64_t user_id, int always_relay);

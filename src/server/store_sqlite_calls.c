@@ -8,18 +8,30 @@
  */
 #include "store_sqlite.h"
 
-store_rc store_call_record(store *s, int64_t chat_id, int64_t caller, int outcome,
-                           uint32_t duration, int video, int64_t now, store_fanouts *fo)
+static store_rc record(store *s, int64_t chat_id, int64_t caller, int outcome, uint32_t duration,
+                       int video, int private_only, int64_t now, store_fanouts *fo)
 {
     size_t mark;
     chat_access ca;
     if (mut_begin(s, fo, &mark) != STORE_OK) return STORE_ERR_INTERNAL;
     store_rc r = chat_access_get(s, caller, chat_id, &ca);
-    if (r == STORE_OK && ca.kind != STORE_CHAT_PRIVATE) r = STORE_ERR_NO_CHAT;
+    if (r == STORE_OK && private_only && ca.kind != STORE_CHAT_PRIVATE) r = STORE_ERR_NO_CHAT;
     svc_spec v = {.action = outcome, .seconds = duration, .role = video ? 1 : 0,
                   .kind = STORE_MSG_CALL};
     if (r == STORE_OK) r = service_post(s, chat_id, caller, &v, now, fo);
     return mut_end(s, r, fo, mark);
+}
+
+store_rc store_call_record(store *s, int64_t chat_id, int64_t caller, int outcome,
+                           uint32_t duration, int video, int64_t now, store_fanouts *fo)
+{
+    return record(s, chat_id, caller, outcome, duration, video, 1, now, fo);
+}
+
+store_rc store_group_call_record(store *s, int64_t chat_id, int64_t from, int outcome,
+                                 uint32_t duration, int64_t now, store_fanouts *fo)
+{
+    return record(s, chat_id, from, outcome, duration, 1, 0, now, fo);
 }
 
 store_rc store_call_settings_get(store *s, int64_t user_id, int *always_relay)

@@ -393,3 +393,41 @@ def test_slots_and_renegotiation(srv):
                views=view((jc, 720)))
     assert (s.slots[0].audio_mid, s.free_audio_slots) == ("4", 1)
     assert s.slots[0].video_mid == "3" and s.free_video_slots == 1   # the first free one
+
+
+def call_entries(c, chat):
+    return [m for m in c.history(chat) if m.kind == pb.CALL]
+
+
+def test_history_entries(srv):
+    """A group call leaves two entries in the chat, for every member: who opened it, and that
+    it ended and after how long. A call whose joins never became visible leaves none."""
+    (a, b, c), chat = group(srv, 3)
+    ja = join(a, chat)
+    jb = join(b, chat)
+    for m in (a, b, c):
+        u = m.wait_update("new_message", lambda x: x.chat_id == chat and x.kind == pb.CALL)
+        assert u.new_message.call.outcome == pb.GROUP_CALL_STARTED
+        assert u.new_message.from_user == a.user.id
+    time.sleep(1.1)
+    cid = ja.state.call_id
+    b.call("group_call_leave", call_id=cid, participant_id=jb.participant_id)
+    assert [m.call.outcome for m in call_entries(c, chat)] == [pb.GROUP_CALL_STARTED]
+    a.call("group_call_leave", call_id=cid, participant_id=ja.participant_id)
+    for m in (a, b, c):
+        u = m.wait_update("new_message", lambda x: x.chat_id == chat and x.kind == pb.CALL and
+                          x.call.outcome == pb.GROUP_CALL_ENDED)
+        assert u.new_message.from_user == a.user.id and u.new_message.call.duration >= 1
+    assert [m.call.outcome for m in call_entries(b, chat)] == [pb.GROUP_CALL_STARTED,
+                                                                 pb.GROUP_CALL_ENDED]
+    # a private chat's group call is logged the same way; a refused join logs nothing
+    d = wire.register(srv, "p")
+    pc = a.open_chat(d.username).id
+    assert d.error("group_call_join", chat_id=pc, offer_sdp="v=0 bad", call_key=KEY) != "OK"
+    assert call_entries(a, pc) == []
+    jd = join(d, pc)
+    d.call("group_call_leave", call_id=jd.state.call_id, participant_id=jd.participant_id)
+    d.wait_update("new_message", lambda x: x.chat_id == pc and x.kind == pb.CALL and
+                  x.call.outcome == pb.GROUP_CALL_ENDED)
+    assert [(m.call.outcome, m.from_user) for m in call_entries(a, pc)] == [
+        (pb.GROUP_CALL_STARTED, d.user.id), (pb.GROUP_CALL_ENDED, d.user.id)]

@@ -74,6 +74,20 @@ TEST(call_entry) {
     CHECK_EQ_INT(fo.n, 0);
     CHECK_EQ_INT(top_id(s, a, g.id), gtop);
     CHECK_EQ_INT(top_id(s, a, pc.id), id);
+    /* a group call's entries go to a group too (to both members), never from a non-member */
+    CHECK_EQ_INT(store_group_call_record(s, g.id, c, 7, 60, 2400, &fo), STORE_ERR_NO_CHAT);
+    CHECK_EQ_INT(fo.n, 0);
+    CHECK_EQ_INT(top_id(s, a, g.id), gtop);
+    CHECK_EQ_INT(store_group_call_record(s, g.id, b, 7, 61, 2500, &fo), STORE_OK);
+    CHECK_EQ_INT(fo.n, 1);
+    if (fo.n == 1) {
+        CHECK_EQ_INT(fo.items[0].n_accounts, 2);
+        const store_msg *m = fo.items[0].update.msg;
+        CHECK(m && m->kind == STORE_MSG_CALL && m->from_user == b && m->service_action == 7 &&
+              m->service_seconds == 61);
+    }
+    store_fanouts_free(&fo);
+    CHECK(top_id(s, a, g.id) != gtop);
     store_chat_free(&g);
     store_chat_free(&pc);
     store_close(s);

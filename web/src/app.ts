@@ -63,9 +63,12 @@ function callText(m: Message, me: bigint | undefined): string {
   const out = m.fromUser === me;
   const dir = out ? "Outgoing" : "Incoming";
   const secs = ci?.duration ?? 0;
+  const hms = (secs >= 3600 ? `${Math.floor(secs / 3600)}:${String(Math.floor(secs / 60) % 60).padStart(2, "0")}`
+    : `${Math.floor(secs / 60)}`) + `:${String(secs % 60).padStart(2, "0")}`;
   switch (ci?.outcome) {
-    case CallOutcome.CALL_ENDED:
-      return `${dir} ${kind} · ${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, "0")}`;
+    case CallOutcome.CALL_ENDED: return `${dir} ${kind} · ${hms}`;
+    case CallOutcome.GROUP_CALL_STARTED: return `${out ? "You" : m.fromUsername} started a group call`;
+    case CallOutcome.GROUP_CALL_ENDED: return `Group call ended · ${hms}`;
     case CallOutcome.CALL_MISSED: return out ? `Unanswered ${kind}` : `Missed ${kind}`;
     case CallOutcome.CALL_DECLINED: return `Declined ${kind}`;
     case CallOutcome.CALL_BUSY_OUTCOME: return out ? `${dir} ${kind}: busy` : `Missed ${kind} (you were busy)`;

@@ -178,6 +178,8 @@ function defineTests() {
     await sees(B.page, A.name, "after-leave-B");
     const e2 = await sameEmoji([A, B]);
     assert.notEqual(e2, e1, "the membership emoji change when someone leaves");
+    // the chat's history says who opened the call (C, back in the chat, reads it)
+    await C.page.locator(".msg").getByText(`${A.name} started a group call`).waitFor({ timeout: 10000 });
     for (const p of people) await p.ctx.close();
   });
 
