@@ -45,6 +45,7 @@ typedef struct {
 typedef struct {
     const char *target;            /* "parley-sfu" or "janus" */
     const char *sfu_bin, *janus_url;
+    struct in_addr bind;           /* the peers' address, --bind (127.0.0.1) */
     int janus_pid;
     int publishers, subscribers, height, seconds;
     int pps[BENCH_STREAMS];        /* audio, layer 0..2 packets per second per publisher */
@@ -68,7 +69,7 @@ typedef struct {
 extern const bench_target target_parley_sfu, target_janus;
 
 uint64_t now_ns(void);
-int peer_open(peer *p, uint32_t id, bool publisher, sfu_dtls_ctx *dctx);
+int peer_open(peer *p, uint32_t id, bool publisher, sfu_dtls_ctx *dctx, struct in_addr addr);
 void peer_close(peer *p);
 /* ICE then DTLS for peers [0, n), all in flight; every peer in all[0, n_all) keeps being
  * served (STUN answers, RTCP) meanwhile. 0 when all n have SRTP keys, -1 after 20 s. */

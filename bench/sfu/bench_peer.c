@@ -1,6 +1,6 @@
 /*
  * bench_peer.c: the bench peers of parley-sfu-bench (see bench.h). Each peer has its own UDP
- * socket on 127.0.0.1 and talks to its SFU candidate: ICE (checks with ICE-CONTROLLING and
+ * socket (127.0.0.1 or --bind) and talks to its SFU candidate: ICE (checks with ICE-CONTROLLING and
  * USE-CANDIDATE when it is the controlling agent, and answers to the SFU's own checks, which a
  * full-ICE SFU such as Janus sends), a DTLS client handshake (dtls.c), SRTP (libsrtp2).
  * Publishers send synthetic RTP: Opus-shaped audio and VP8 with a real payload descriptor
@@ -35,7 +35,7 @@ static void peer_send(void *arg, const uint8_t *d, size_t n) {
     sendto(p->fd, d, n, 0, (struct sockaddr *)&p->remote, sizeof p->remote);
 }
 
-int peer_open(peer *p, uint32_t id, bool publisher, sfu_dtls_ctx *dctx) {
+int peer_open(peer *p, uint32_t id, bool publisher, sfu_dtls_ctx *dctx, struct in_addr addr) {
     memset(p, 0, sizeof *p);
     p->id = id;
     p->publisher = publisher;
@@ -44,7 +44,7 @@ int peer_open(peer *p, uint32_t id, bool publisher, sfu_dtls_ctx *dctx) {
     snprintf(p->pwd, sizeof p->pwd, "benchpassword-%010u", id);
     for (int s = 0; s < BENCH_STREAMS; s++) p->ssrc[s] = id * 16 + (uint32_t)s + 1;
     p->fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr = addr };
     if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&a, sizeof a) < 0) return -1;
     int sz = 4 << 20;
     setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);

@@ -1,6 +1,6 @@
 /*
  * janus_sdp.c: writes and reads the SDP of the Janus target (janus_sdp.h). The bench's
- * candidate is its peer socket's 127.0.0.1 port; Janus's is the IPv4 host candidate it
+ * candidate is its peer socket's address and port; Janus's is the IPv4 host candidate it
  * gathered on the namespace's veth (127.0.0.2 in bench/sfu/janus-compare); its IPv6
  * link-local candidates are skipped. Lines are parsed one at a time, each bounded.
  */
@@ -12,10 +12,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static int local_port(const peer *p) {
+/* The peer socket's address and port, for its candidate. */
+static int local_addr(const peer *p, char ip[INET_ADDRSTRLEN]) {
     struct sockaddr_in a;
     socklen_t l = sizeof a;
-    if (getsockname(p->fd, (struct sockaddr *)&a, &l) < 0) return -1;
+    if (getsockname(p->fd, (struct sockaddr *)&a, &l) < 0 || !inet_ntop(AF_INET, &a.sin_addr, ip, INET_ADDRSTRLEN))
+        return -1;
     return ntohs(a.sin_port);
 }
 
@@ -33,9 +35,13 @@ static void put(char *out, size_t cap, int *n, const char *fmt, ...) {
 static void put_transport(const peer *p, const char *fp, bool cand, char *out, size_t cap, int *n) {
     put(out, cap, n, "c=IN IP4 127.0.0.1\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
         "a=fingerprint:sha-256 %s\r\na=setup:active\r\na=rtcp-mux\r\n", p->ufrag, p->pwd, fp);
-    if (cand)
-        put(out, cap, n, "a=candidate:1 1 udp 2130706431 127.0.0.1 %d typ host\r\n"
-            "a=end-of-candidates\r\n", local_port(p));
+    char ip[INET_ADDRSTRLEN];
+    int port = cand ? local_addr(p, ip) : -1;
+    if (port > 0)
+        put(out, cap, n, "a=candidate:1 1 udp 2130706431 %s %d typ host\r\n"
+            "a=end-of-candidates\r\n", ip, port);
+    else if (cand)
+        *n = -1;
 }
 
 int jsdp_publisher_offer(const peer *p, const char *fp, char *out, size_t cap) {

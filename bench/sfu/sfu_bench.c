@@ -14,6 +14,7 @@
  * Loopback only; bounded by --seconds.
  */
 #include "bench.h"
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ static void defaults(options *o) {
     memset(o, 0, sizeof *o);
     o->target = "parley-sfu";
     o->janus_url = "http://127.0.0.1:8088/janus";
+    o->bind.s_addr = htonl(INADDR_LOOPBACK);
     o->publishers = 4; o->subscribers = 8; o->height = 180; o->seconds = 10;
     o->pps[0] = 50; o->pps[1] = 60; o->pps[2] = 120; o->pps[3] = 240;
     o->payload = 900;
@@ -65,6 +67,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--target")) o->target = v;
         else if (!strcmp(a, "--janus")) o->janus_url = v;
         else if (!strcmp(a, "--janus-pid")) o->janus_pid = atoi(v);
+        else if (!strcmp(a, "--bind")) { if (inet_pton(AF_INET, v, &o->bind) != 1) return -1; }
         else if (!strcmp(a, "--publishers")) o->publishers = atoi(v);
         else if (!strcmp(a, "--subscribers")) o->subscribers = atoi(v);
         else if (!strcmp(a, "--height")) o->height = atoi(v);
@@ -129,7 +132,7 @@ static int setup_peers(const bench_target *t, peer *peers, struct pollfd *pf, sf
     for (int phase = 0; phase < 2; phase++) {
         int from = phase ? o->publishers : 0, to = phase ? n : o->publishers;
         for (int i = from; i < to; i++) {
-            if (peer_open(&peers[i], (uint32_t)i + 1, i < o->publishers, dctx) < 0) return -1;
+            if (peer_open(&peers[i], (uint32_t)i + 1, i < o->publishers, dctx, o->bind) < 0) return -1;
             peers[i].count_only = i >= o->publishers && o->measure >= 0 && i - o->publishers >= o->measure;
             pf[i].fd = peers[i].fd;
             pf[i].events = POLLIN;
@@ -168,7 +171,7 @@ static int run(const bench_target *t, peer *peers, struct pollfd *pf, sfu_dtls_c
 
 static void usage(void) {
     fprintf(stderr, "usage: parley-sfu-bench [--target parley-sfu|janus] [--sfu BIN] "
-                    "[--janus URL --janus-pid PID] [--publishers P] [--subscribers S] [--height H] "
+                    "[--janus URL --janus-pid PID] [--bind ADDR] [--publishers P] [--subscribers S] [--height H] "
                     "[--seconds T] [--payload BYTES] [--layer-pps A,B,C | --video-pps N] [--measure K]\n"
                     "  --target janus needs --janus-pid and --video-pps (one video stream)\n");
 }
