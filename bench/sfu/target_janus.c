@@ -150,7 +150,9 @@ static int add_publisher(peer *p, const char *fp) {
     if (attach((json_int_t *)&p->handle) < 0 || jsdp_publisher_offer(p, fp, offer, sizeof offer) < 0) return -1;
     json_t *body = json_pack("{s:s,s:I,s:s,s:I,s:s}", "request", "joinandconfigure", "room", room,
                              "ptype", "publisher", "id", (json_int_t)p->id, "display", "bench");
-    json_decref(message((json_int_t)p->handle, body, "offer", offer));
+    json_t *r = message((json_int_t)p->handle, body, "offer", offer);
+    if (!r) return -1;
+    json_decref(r);
     json_t *ev = wait_event((json_int_t)p->handle);
     int rc = ev ? take_remote(p, event_sdp(ev), &d) : -1;
     json_decref(ev);
@@ -166,14 +168,16 @@ static int add_subscriber(peer *p, peer *pubs, int np, const char *fp) {
     for (int i = 0; i < np; i++) json_array_append_new(streams, json_pack("{s:I}", "feed", (json_int_t)pubs[i].id));
     json_t *body = json_pack("{s:s,s:I,s:s,s:o}", "request", "join", "room", room, "ptype", "subscriber",
                              "streams", streams);
-    json_decref(message((json_int_t)p->handle, body, NULL, NULL));
+    json_t *r = message((json_int_t)p->handle, body, NULL, NULL);
+    if (!r) return -1;
+    json_decref(r);
     json_t *ev = wait_event((json_int_t)p->handle);
     int rc = ev ? take_remote(p, event_sdp(ev), &d) : -1;
     json_decref(ev);
     if (rc < 0 || jsdp_subscriber_answer(p, &d, fp, answer, sizeof answer) < 0) return -1;
     for (int i = 0; i < d.n_media; i++)
         if (!strcmp(d.media[i].kind, "video") && d.media[i].pt >= 0) p->video_pt = d.media[i].pt;
-    json_t *r = message((json_int_t)p->handle, json_pack("{s:s}", "request", "start"), "answer", answer);
+    r = message((json_int_t)p->handle, json_pack("{s:s}", "request", "start"), "answer", answer);
     if (!r) return -1;
     json_decref(r);
     ev = wait_event((json_int_t)p->handle);
