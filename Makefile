@@ -40,6 +40,10 @@ BENCH_LIBS := $(shell pkg-config --libs $(BENCH_PKGS) 2>/dev/null)
 SFU_PKGS = libsrtp2 zlib
 SFU_CFLAGS := $(shell pkg-config --cflags $(SFU_PKGS) 2>/dev/null)
 SFU_LIBS := $(shell pkg-config --libs $(SFU_PKGS) 2>/dev/null)
+# parley-sfu-bench's Janus target speaks Janus's REST API: libcurl and jansson.
+SFU_BENCH_PKGS = libcurl jansson
+SFU_BENCH_CFLAGS := $(shell pkg-config --cflags $(SFU_BENCH_PKGS) 2>/dev/null)
+SFU_BENCH_LIBS := $(shell pkg-config --libs $(SFU_BENCH_PKGS) 2>/dev/null)
 # tests/tools/media_check decodes captured VP8 with libvpx (the group-call capture test).
 VPX_LIBS := $(shell pkg-config --libs vpx 2>/dev/null)
 
@@ -170,7 +174,7 @@ $(B)/tests/test_common_%: $(B)/obj/tests/unit/test_common_%.o tests/unit/unit.h 
 # The SFU (src/sfu): its modules are linked into parley-sfu, its unit tests and its bench.
 $(B)/obj/src/sfu/%.o: CFLAGS_OURS += $(SFU_CFLAGS)
 $(B)/obj/tests/unit/test_sfu_%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS) -DSFU_TEST_DATA='"$(CURDIR)/tests/unit/data"'
-$(B)/obj/bench/sfu/%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS)
+$(B)/obj/bench/sfu/%.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS) $(SFU_BENCH_CFLAGS)
 
 # proto/sfu.proto: the SFU's control channel, compiled like parley.proto.
 SFU_GEN_C = $(B)/gen/sfu.pb-c.c
@@ -191,7 +195,7 @@ $(SFU): $(SFU_O) $(SFU_GEN_O) $(COMMON_O)
 
 $(SFU_BENCH): $(SFU_BENCH_O) $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SFU_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SFU_LIBS) $(SFU_BENCH_LIBS) $(LIBS)
 
 $(MEDIA_CHECK): $(B)/obj/tests/tools/media_check.o $(B)/obj/src/sfu/rtp.o
 	@mkdir -p $(dir $@)

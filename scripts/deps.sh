@@ -7,10 +7,11 @@
 set -eu
 # libstrophe, libmosquitto and libnats: parley-bench's XMPP, MQTT and NATS targets.
 # libsrtp2 and zlib: parley-sfu (SRTP, STUN FINGERPRINT). libvpx: tests/tools/media_check.
+# libcurl and libjansson: parley-sfu-bench's Janus target (Janus's REST API).
 BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev libuv1-dev
  libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl
  libstrophe-dev libmosquitto-dev libnats-dev
- libsrtp2-dev zlib1g-dev libvpx-dev"
+ libsrtp2-dev zlib1g-dev libvpx-dev libcurl4-openssl-dev"
 # The peer servers are for bench/run-peers --quick, part of `make test`; clang and its
 # libFuzzer runtime (libclang-rt-14-dev) for `make fuzz-smoke` and `fuzz-smoke-sfu`, also
 # part of it; coturn is
