@@ -36,8 +36,11 @@ LIBS = $(PKG_LIBS) -lm
 BENCH_PKGS = libstrophe libmosquitto libnats
 BENCH_CFLAGS := $(shell pkg-config --cflags $(BENCH_PKGS) 2>/dev/null)
 BENCH_LIBS := $(shell pkg-config --libs $(BENCH_PKGS) 2>/dev/null)
-# parley-sfu (src/sfu) alone needs libsrtp2 and zlib (STUN FINGERPRINT is zlib's crc32).
-SFU_PKGS = libsrtp2 zlib
+# parley-sfu (src/sfu) alone needs zlib (STUN FINGERPRINT is zlib's crc32); its SRTP is on
+# OpenSSL. libsrtp2 is the reference implementation test_sfu_srtp checks it against.
+SFU_PKGS = zlib
+SRTP_REF_CFLAGS := $(shell pkg-config --cflags libsrtp2 2>/dev/null)
+SRTP_REF_LIBS := $(shell pkg-config --libs libsrtp2 2>/dev/null)
 SFU_CFLAGS := $(shell pkg-config --cflags $(SFU_PKGS) 2>/dev/null)
 SFU_LIBS := $(shell pkg-config --libs $(SFU_PKGS) 2>/dev/null)
 # parley-sfu-bench's Janus target speaks Janus's REST API: libcurl and jansson.
@@ -202,6 +205,8 @@ $(MEDIA_CHECK): $(B)/obj/tests/tools/media_check.o $(B)/obj/src/sfu/rtp.o
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VPX_LIBS) $(LIBS)
 $(B)/obj/tests/tools/media_check.o: CFLAGS_OURS += -Isrc/sfu $(SFU_CFLAGS)
 
+$(B)/obj/tests/unit/test_sfu_srtp.o: CFLAGS_OURS += $(SRTP_REF_CFLAGS)
+$(B)/tests/test_sfu_srtp: SFU_LIBS += $(SRTP_REF_LIBS)
 $(B)/tests/test_sfu_%: $(B)/obj/tests/unit/test_sfu_%.o tests/unit/unit.h $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SFU_LIB_O) $(SFU_GEN_O) $(COMMON_O) $(SFU_LIBS) $(LIBS)

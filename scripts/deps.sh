@@ -6,7 +6,8 @@
 # e.g. a nodejs package that bundles npm) and its tests Debian's chromium.
 set -eu
 # libstrophe, libmosquitto and libnats: parley-bench's XMPP, MQTT and NATS targets.
-# libsrtp2 and zlib: parley-sfu (SRTP, STUN FINGERPRINT). libvpx: tests/tools/media_check.
+# zlib: parley-sfu (STUN FINGERPRINT); libsrtp2: the reference its own SRTP is tested
+# against. libvpx: tests/tools/media_check.
 # libcurl and libjansson: parley-sfu-bench's Janus target (Janus's REST API).
 BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev libuv1-dev
  libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl

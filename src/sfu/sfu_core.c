@@ -43,7 +43,6 @@ sfu_core *sfu_core_new(uv_loop_t *loop, const sfu_config *cfg, char *err, size_t
     if (!c->cfg.tick_ms) c->cfg.tick_ms = 100;
     if (!c->cfg.consent_timeout_ms) c->cfg.consent_timeout_ms = 30000;
     if (c->cfg.history_packets == 0 || c->cfg.history_packets > 4096) c->cfg.history_packets = 512;
-    if (sfu_srtp_global_init() < 0) { snprintf(err, err_len, "srtp_init failed"); free(c); return NULL; }
     if (!(c->dtls = sfu_dtls_ctx_new(err, err_len))) { free(c); return NULL; }
     if (!c->cfg.no_socket) {
         if (sfu_net_open(c, err, err_len) < 0) {
@@ -512,5 +511,5 @@ size_t sfu_participant_memory(sfu_core *c, uint32_t id) {
     for (int l = 0; l < p->n_layers; l++)
         n += c->cfg.history_packets * (sizeof(sfu_slot) + SFU_SLOT);
     n += (size_t)p->n_subs * (sizeof(sfu_sub) + sizeof(sfu_outmap) * SFU_OUTMAP);
-    return n; /* plus OpenSSL's and libsrtp2's per-session state, not counted here */
+    return n; /* plus OpenSSL's per-session state, not counted here */
 }
