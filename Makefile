@@ -219,8 +219,9 @@ SFU_FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefin
 	-fno-sanitize-recover=undefined -Isrc/sfu -Isrc/common $(SFU_CFLAGS)
 SFU_FUZZ_SRC = $(wildcard tests/fuzz/fuzz_sfu_*.c)
 SFU_FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(SFU_FUZZ_SRC))
-# The parsers are pure (no logging, no libuv), so the targets link only these files.
-SFU_FUZZ_LIBSRC = src/sfu/stun.c src/sfu/rtp.c src/sfu/sdp.c
+# The parsers and the SRTP transform are pure (no logging, no libuv), so the targets link
+# only these files.
+SFU_FUZZ_LIBSRC = src/sfu/stun.c src/sfu/rtp.c src/sfu/sdp.c src/sfu/srtp.c
 $(FUZZ_B)/fuzz_sfu_%: tests/fuzz/fuzz_sfu_%.c $(SFU_FUZZ_LIBSRC)
 	@mkdir -p $(FUZZ_B)
 	clang $(SFU_FUZZ_FLAGS) -o $@ $< $(SFU_FUZZ_LIBSRC) $(SFU_LIBS) $(PKG_LIBS)

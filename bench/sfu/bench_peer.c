@@ -2,7 +2,7 @@
  * bench_peer.c: the bench peers of parley-sfu-bench (see bench.h). Each peer has its own UDP
  * socket (127.0.0.1 or --bind) and talks to its SFU candidate: ICE (checks with ICE-CONTROLLING and
  * USE-CANDIDATE when it is the controlling agent, and answers to the SFU's own checks, which a
- * full-ICE SFU such as Janus sends), a DTLS client handshake (dtls.c), SRTP (libsrtp2).
+ * full-ICE SFU such as Janus sends), a DTLS client handshake (dtls.c), SRTP (srtp.c).
  * Publishers send synthetic RTP: Opus-shaped audio and VP8 with a real payload descriptor
  * (RFC 7741) and a real keyframe header (frame tag, start code, size) so an SFU that looks
  * for keyframes finds them; the send time (CLOCK_MONOTONIC ns) follows the VP8 header. They
