@@ -125,8 +125,9 @@ static int random_token(char *out, size_t n) {
 
 static int stream_init(sfu_core *c, sfu_stream *s, bool history) {
     if (!history) return 0;
-    s->slots = calloc(c->cfg.history_packets, sizeof *s->slots);
-    s->slab = malloc((size_t)c->cfg.history_packets * SFU_SLOT);
+    s->hist_cap = c->cfg.history_packets < SFU_HISTORY_MIN ? c->cfg.history_packets : SFU_HISTORY_MIN;
+    s->slots = calloc(s->hist_cap, sizeof *s->slots);
+    s->slab = malloc((size_t)s->hist_cap * SFU_SLOT);
     return s->slots && s->slab ? 0 : -1;
 }
 
@@ -509,7 +510,7 @@ size_t sfu_participant_memory(sfu_core *c, uint32_t id) {
     if (!p) return 0;
     size_t n = sizeof *p + sizeof(sfu_sub *) * (size_t)p->cap_fanout;
     for (int l = 0; l < p->n_layers; l++)
-        n += c->cfg.history_packets * (sizeof(sfu_slot) + SFU_SLOT);
+        n += p->video[l].hist_cap * (sizeof(sfu_slot) + SFU_SLOT);
     n += (size_t)p->n_subs * (sizeof(sfu_sub) + sizeof(sfu_outmap) * SFU_OUTMAP);
     return n; /* plus OpenSSL's per-session state, not counted here */
 }

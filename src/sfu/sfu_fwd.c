@@ -10,6 +10,7 @@
  */
 #include "rtp.h"
 #include "sfu_internal.h"
+#include <stdlib.h>
 #include <string.h>
 
 static uint32_t rd32(const uint8_t *p) {
@@ -84,11 +85,39 @@ static int video_layer(sfu_participant *p, const rtp_hdr *h) {
 }
 
 static void history_put(sfu_core *c, sfu_stream *st, const rtp_hdr *h, const uint8_t *pkt, size_t len) {
+    st->window_packets++;
     if (!st->slots || len > SFU_SLOT) return;
-    unsigned i = h->seq % c->cfg.history_packets;
+    unsigned i = h->seq % st->hist_cap;
     st->slots[i].seq = h->seq;
     st->slots[i].len = (uint16_t)len;
     memcpy(st->slab + (size_t)i * SFU_SLOT, pkt, len);
+}
+
+/* Once a second: a stream that sent more packets than its history holds gets a history of
+ * the next power of two (up to cfg.history_packets), its packets moved over. About a second
+ * is what NACKs need (a few round trips); a fixed 512 slots cost 768 KiB per stream. If
+ * memory runs out the old history simply stays. */
+static void history_fit(sfu_core *c, sfu_stream *st, double secs) {
+    uint64_t pps = (uint64_t)((double)st->window_packets / secs);
+    st->window_packets = 0;
+    unsigned cap = st->hist_cap;
+    while (cap < pps && cap < c->cfg.history_packets) cap *= 2;
+    if (cap > c->cfg.history_packets) cap = c->cfg.history_packets;
+    if (!st->slots || cap <= st->hist_cap) return;
+    sfu_slot *slots = calloc(cap, sizeof *slots);
+    uint8_t *slab = malloc((size_t)cap * SFU_SLOT);
+    if (!slots || !slab) { free(slots); free(slab); return; }
+    for (unsigned i = 0; i < st->hist_cap; i++) {
+        if (!st->slots[i].len) continue;
+        unsigned j = st->slots[i].seq % cap;
+        slots[j] = st->slots[i];
+        memcpy(slab + (size_t)j * SFU_SLOT, st->slab + (size_t)i * SFU_SLOT, st->slots[i].len);
+    }
+    free(st->slots);
+    free(st->slab);
+    st->slots = slots;
+    st->slab = slab;
+    st->hist_cap = cap;
 }
 
 /* A gap of up to 16 in a publisher's video sequence: NACK the missing packets at once
@@ -267,11 +296,11 @@ static void resend(void *arg, uint16_t out_seq) {
     sfu_core *c = n->c;
     const sfu_outmap *m = &s->outmap[out_seq % SFU_OUTMAP];
     if (n->budget <= 0 || m->layer < 0 || m->out_seq != out_seq) return;
-    n->budget--;
     sfu_stream *st = &s->pub->video[m->layer];
     if (!st->slots) return;
-    unsigned i = m->in_seq % c->cfg.history_packets;
+    unsigned i = m->in_seq % st->hist_cap;
     if (st->slots[i].len == 0 || st->slots[i].seq != m->in_seq) return;
+    n->budget--; /* lookups are O(1); what costs is the resend */
     memcpy(c->txbuf, st->slab + (size_t)i * SFU_SLOT, st->slots[i].len);
     rtp_rewrite(c->txbuf, out_seq, m->out_ts, s->video_ssrc);
     if (s->video_pt >= 0) c->txbuf[1] = (uint8_t)((c->txbuf[1] & 0x80) | (s->video_pt & 0x7f));
@@ -367,6 +396,7 @@ void sfu_fwd_tick(sfu_core *c, uint64_t now) {
                 uint64_t inst = (uint64_t)((double)st->window_bytes * 8 / secs);
                 st->bitrate = st->bitrate ? (st->bitrate * 3 + inst) / 4 : inst;
                 st->window_bytes = 0;
+                history_fit(c, st, secs);
                 if (st->ssrc && st->seq_init) {
                     uint8_t b[32];
                     size_t n = rtcp_build_rr(b, sizeof b, 1, st->ssrc, 0, 0, st->max_seq, 0, 0, 0);

@@ -20,7 +20,8 @@
 #define SFU_SLOT 1500            /* bytes per history slot; larger packets are not kept */
 #define SFU_OUTMAP 512           /* per subscription: out seq -> (layer, in seq) for NACKs */
 #define SFU_PLI_INTERVAL_MS 300
-#define SFU_MAX_RESEND_PER_NACK 64 /* one NACK packet can name ~6000 seqs: cap the work */
+#define SFU_HISTORY_MIN 64       /* history slots a video stream starts with */
+#define SFU_MAX_RESEND_PER_NACK 64 /* one NACK packet can name ~6000 seqs: cap the resends */
 
 typedef struct sfu_participant sfu_participant;
 typedef struct sfu_room sfu_room;
@@ -42,8 +43,11 @@ typedef struct {
     uint16_t max_seq;
     bool seq_init;
     uint64_t last_pli_ms;
-    sfu_slot *slots;       /* history, `history` entries, or NULL (audio) */
-    uint8_t *slab;         /* history payloads, history * SFU_SLOT bytes */
+    sfu_slot *slots;       /* history, hist_cap entries, or NULL (audio) */
+    uint8_t *slab;         /* history payloads, hist_cap * SFU_SLOT bytes */
+    unsigned hist_cap;     /* ~1 s of the stream's packets (a power of two, at least
+                            * SFU_HISTORY_MIN): grows with its rate up to cfg.history_packets */
+    uint64_t window_packets; /* since the last rate update */
 } sfu_stream;
 
 typedef struct {

@@ -492,11 +492,58 @@ TEST(receive_slots_and_active_layers) {
     uv_loop_close(&loop);
 }
 
+/* A NACK is answered from the last ~second of a stream: the history starts small and grows
+ * with the stream's packet rate (here 200 pkt/s: from 64 slots to 256), its contents kept. */
+static bool nack_answered(sfu_core *c, uint32_t sub, const got_pkt *g) {
+    uint8_t nack[32];
+    size_t nl = rtcp_build_nack(nack, sizeof nack, 9, g->ssrc, &g->seq, 1);
+    int before = sinks[sub].n_rtp;
+    sfu_core_input_rtcp(c, sub, nack, nl, now_ms);
+    return sinks[sub].n_rtp == before + 1 && sinks[sub].rtp[before].seq == g->seq;
+}
+
+TEST(history_follows_rate) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    memset(sinks, 0, sizeof sinks);
+    memset(vseq, 0, sizeof vseq);
+    sfu_core *c = make_core(&loop);
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_EQ_INT(sfu_room_create(c, 1), 0);
+    CHECK_EQ_INT(add_pub(c, 1, 100), 0);
+    CHECK_EQ_INT(add_sub(c, 3), 0);
+    CHECK_EQ_INT(sfu_subscribe(c, 3, 1, 180), 0);
+    size_t mem0 = sfu_participant_memory(c, 1);
+    sfu_core_tick(c, now_ms);
+    video(c, 1, 100, 0, true);
+    for (int i = 0; i < 99; i++) video(c, 1, 100, 0, false);
+    int n = sinks[3].n_rtp;
+    CHECK(n >= 90);
+    if (n < 90) goto out;
+    CHECK(!nack_answered(c, 3, &sinks[3].rtp[n - 80])); /* 64 slots: 80 back is gone */
+    CHECK(nack_answered(c, 3, &sinks[3].rtp[n - 30]));
+    for (int t = 0; t < 30; t++) {                       /* 3 s at 200 pkt/s, ticks of 100 ms */
+        for (int i = 0; i < 20; i++) video(c, 1, 100, 0, false);
+        now_ms += 100;
+        sfu_core_tick(c, now_ms);
+    }
+    n = sinks[3].n_rtp;
+    CHECK(nack_answered(c, 3, &sinks[3].rtp[n - 200]));
+    CHECK(nack_answered(c, 3, &sinks[3].rtp[n - 1]));
+    CHECK(sfu_participant_memory(c, 1) >= mem0 + 3 * 64 * 1500);
+out:
+    sfu_core_free(c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+}
+
 int main(void) {
     RUN(simulcast_switch_nack_slow);
     RUN(remb_lowers_layer);
     RUN(active_speaker);
     RUN(upstream_nack_and_rtx);
     RUN(receive_slots_and_active_layers);
+    RUN(history_follows_rate);
     return UNIT_DONE("test_sfu_fwd");
 }
