@@ -328,10 +328,15 @@ int sfu_srtp_unprotect(sfu_srtp *s, uint8_t *buf, size_t *len) {
     return 0;
 }
 
-static void rtcp_gcm_iv(uint8_t iv[12], uint32_t ssrc, uint32_t index) {
+/* RFC 7714 9.1 and 9.3: the SRTCP IV before salting (SSRC, 31-bit index) and the AAD (the
+ * first 8 header bytes, then E|index). */
+static void rtcp_gcm_iv_aad(uint8_t iv[12], uint8_t aad[12], const uint8_t *hdr, uint32_t ssrc,
+                            uint32_t index, const uint8_t e_index[4]) {
     memset(iv, 0, 12);
     put32(iv + 2, ssrc);
     put32(iv + 8, index & 0x7fffffff);
+    memcpy(aad, hdr, 8);
+    memcpy(aad + 8, e_index, 4);
 }
 
 int sfu_srtcp_protect(sfu_srtp *s, uint8_t *buf, size_t *len, size_t cap) {
@@ -345,9 +350,7 @@ int sfu_srtcp_protect(sfu_srtp *s, uint8_t *buf, size_t *len, size_t cap) {
     put32(e_index, 0x80000000u | index); /* E: the compound is encrypted */
     if (s->gcm) {
         uint8_t iv[12], aad[12];
-        rtcp_gcm_iv(iv, ssrc, index);
-        memcpy(aad, buf, 8);
-        memcpy(aad + 8, e_index, 4);
+        rtcp_gcm_iv_aad(iv, aad, buf, ssrc, index, e_index);
         if (gcm(s->out.rtcp_c, true, s->out.rtcp_salt, iv, aad, 12, buf + 8, n - 8, buf + n) < 0) return -1;
         memcpy(buf + n + TAG_GCM, e_index, 4); /* RFC 7714 9: E|index follows the tag */
         *len = n + TAG_GCM + 4;
@@ -373,9 +376,7 @@ int sfu_srtcp_unprotect(sfu_srtp *s, uint8_t *buf, size_t *len) {
     if (st && !window_ok(st->rtcp_top, st->rtcp_win, st->rtcp_init, index)) return -1;
     if (s->gcm) {
         uint8_t iv[12], aad[12];
-        rtcp_gcm_iv(iv, ssrc, index);
-        memcpy(aad, buf, 8);
-        memcpy(aad + 8, e_index, 4);
+        rtcp_gcm_iv_aad(iv, aad, buf, ssrc, index, e_index);
         if (gcm(s->in.rtcp_c, false, s->in.rtcp_salt, iv, aad, 12, buf + 8, body - 8, buf + body) < 0) return -1;
     } else {
         uint8_t want[TAG_CM];
