@@ -7,6 +7,11 @@
 // Tiles are kept across renders (a video element keeps playing); each tile reports the
 // frames its video decoded and the audio bytes received as data- attributes, and the screen
 // the E2EE counters and key epoch, so the browser tests read what the user sees.
+//
+// A subscriber only receives what it shows: the grid scrolls when tiles do not fit, and a tile
+// no part of which is in view (IntersectionObserver), or whose camera is off, is subscribed
+// audio only (height 0), which frees its video slot at the SFU; the others at the height they
+// are drawn, measured again when the grid is resized.
 import { type GroupCall, type GroupCalls, type NoiseMode, type Tile } from "./groupcall";
 import { append, clear, h } from "./dom";
 
@@ -20,6 +25,10 @@ export class GroupCallScreen {
   private tiles = new Map<number, { el: HTMLElement; video: HTMLVideoElement; audio: HTMLAudioElement;
     label: HTMLElement }>();
   private selfView: HTMLVideoElement;
+  private call: GroupCall | null = null;
+  private inView = new Map<number, boolean>();   // tile id -> any of it visible in the grid
+  private seen: IntersectionObserver;
+  private resized: ResizeObserver;
 
   constructor(private calls: GroupCalls) {
     this.grid = h("div", { class: "gc-grid", role: "list", "aria-label": "Participants' videos" });
@@ -35,9 +44,16 @@ export class GroupCallScreen {
       h("aside", { class: "gc-side" }, this.emoji, this.list));
     document.body.appendChild(this.el);
     calls.view = this;
+    this.seen = new IntersectionObserver((entries) => {
+      for (const e of entries) this.inView.set(Number((e.target as HTMLElement).dataset.id), e.isIntersecting);
+      this.reportHeights();
+    }, { root: this.grid });
+    this.resized = new ResizeObserver(() => this.reportHeights());
+    this.resized.observe(this.grid);
   }
 
   show(c: GroupCall | null): void {
+    this.call = c;
     if (!c) { this.el.classList.add("hidden"); this.dropTiles(new Set()); return; }
     this.el.classList.remove("hidden");
     const d = this.el.dataset;
@@ -60,7 +76,13 @@ export class GroupCallScreen {
   }
 
   private dropTiles(keep: Set<number>): void {
-    for (const [id, t] of this.tiles) if (!keep.has(id)) { t.el.remove(); this.tiles.delete(id); }
+    for (const [id, t] of this.tiles) {
+      if (keep.has(id)) continue;
+      this.seen.unobserve(t.el);
+      t.el.remove();
+      this.tiles.delete(id);
+      this.inView.delete(id);
+    }
   }
 
   private renderTiles(c: GroupCall): void {
@@ -76,20 +98,36 @@ export class GroupCallScreen {
         this.grid.appendChild(el);
         v = { el, video, audio, label };
         this.tiles.set(t.id, v);
+        this.seen.observe(el);
       }
       this.fillTile(c, t, v);
     }
-    // Tell the call what each tile is drawn at, so it subscribes to the right layer.
+    this.reportHeights();
+  }
+
+  // Tells the call what each tile is drawn at (0: not shown), so it subscribes to the right
+  // layer or to audio only. A tile the observer has not reported on yet keeps the default.
+  private reportHeights(): void {
+    const c = this.call;
+    if (!c) return;
+    let changed = false;
     for (const [id, v] of this.tiles) {
-      const px = Math.round(v.el.clientHeight * (window.devicePixelRatio || 1));
-      if (px > 0 && c.heights.get(id) !== px) { c.heights.set(id, px); void c.subscribe(); }
+      const t = c.tiles.get(id), visible = this.inView.get(id);
+      if (!t || visible === undefined) continue;
+      const px = !visible || (!t.video && !t.presentation) ? 0
+        : Math.round(v.el.clientHeight * (window.devicePixelRatio || 1));
+      if (px === 0 && visible && t.video) continue;   // laid out but not measured yet
+      if (c.heights.get(id) !== px) { c.heights.set(id, px); changed = true; }
     }
+    if (changed) void c.subscribe();
   }
 
   private fillTile(c: GroupCall, t: Tile, v: { el: HTMLElement; video: HTMLVideoElement;
     audio: HTMLAudioElement; label: HTMLElement }): void {
     const vs = t.track ? new MediaStream([t.track]) : null;
     if (t.track && (v.video.srcObject as MediaStream | null)?.getTracks()[0] !== t.track) v.video.srcObject = vs;
+    // Without a video slot (audio only) the old track may go to someone else's video next.
+    if (!t.track && v.video.srcObject) v.video.srcObject = null;
     if (t.audioTrack && (v.audio.srcObject as MediaStream | null)?.getTracks()[0] !== t.audioTrack)
       v.audio.srcObject = new MediaStream([t.audioTrack]);
     v.label.textContent = (t.presentation ? `${t.name} (screen)` : t.name) +
@@ -102,6 +140,7 @@ export class GroupCallScreen {
     v.el.dataset.name = t.name;
     v.el.dataset.muted = t.audio ? "0" : "1";
     v.el.dataset.hand = t.hand ? "1" : "0";
+    v.el.dataset.shown = t.track ? "1" : "0";
   }
 
   private renderList(c: GroupCall): void {

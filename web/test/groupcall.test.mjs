@@ -211,6 +211,47 @@ function defineTests() {
     for (const p of people) await p.ctx.close();
   });
 
+  // "A subscriber only receives what it shows": on a small screen the grid scrolls, and a tile
+  // wholly out of view, or one whose camera is off, is subscribed audio only.
+  test("video flows only for the tiles a screen shows", { timeout: 240000 }, async () => {
+    const people = await crew(3);
+    const [A, B, C] = people;
+    await C.page.setViewportSize({ width: 420, height: 400 });
+    for (const p of people) await join(p);
+    await tile(C.page, A.name).waitFor();
+    await tile(C.page, B.name).waitFor();
+    const grid = screen(C.page).locator(".gc-grid");
+    const inView = () => grid.evaluate((g) => {
+      const box = g.getBoundingClientRect();
+      return [...g.querySelectorAll(".gc-tile")].filter((t) => {
+        const r = t.getBoundingClientRect();
+        return r.bottom > box.top && r.top < box.bottom;
+      }).map((t) => t.dataset.name);
+    });
+    const shown = await inView();
+    assert.equal(shown.length, 1, `at 420x400 one of the two tiles is out of the grid's view (${shown})`);
+    const hidden = shown[0] === A.name ? B.name : A.name;
+    await sees(C.page, shown[0], "in-view");
+    await receiving(C.page, 1, "one tile in view");
+    assert.equal(await attr(tile(C.page, hidden), "shown"), 0, "the tile out of view has no video slot");
+
+    // Scrolled to the end, the other tile comes into view and decodes; the first goes out.
+    await grid.evaluate((g) => { g.scrollTop = g.scrollHeight; });
+    await sleep(300);
+    assert.deepEqual(await inView(), [hidden], "scrolled, only the other tile is in view");
+    await sees(C.page, hidden, "scrolled-in");
+    await receiving(C.page, 1, "after scrolling");
+    assert.equal(await attr(tile(C.page, shown[0]), "shown"), 0, "the tile scrolled out lost its video slot");
+
+    // Its owner turns the camera off: nothing shows, nothing flows; on again, it decodes again.
+    const owner = people.find((p) => p.name === hidden);
+    await screen(owner.page).getByRole("button", { name: "Camera off" }).click();
+    await receiving(C.page, 0, "camera off");
+    await screen(owner.page).getByRole("button", { name: "Camera on" }).click();
+    await sees(C.page, hidden, "camera-on-again");
+    for (const p of people) await p.ctx.close();
+  });
+
   // Impairment. This kernel has no sch_netem (tc answers "Specified qdisc kind is unknown"), so
   // the loss is made by the SFU's --loss test hook: it drops LOSS % of the SRTP/SRTCP datagrams
   // it receives and of those it sends, which is what netem on the path would do to media.
@@ -242,6 +283,27 @@ function defineTests() {
       lossy.cleanup();
     }
   });
+}
+
+// Waits until exactly `want` of the page's inbound video streams are receiving (bytes rising
+// over 2 s), for up to 20 s.
+async function receiving(page, want, what) {
+  const bytes = () => page.evaluate(async () => {
+    const m = {};
+    (await window.__parleyGroupCall.pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") m[s.ssrc] = s.bytesReceived ?? 0;
+    });
+    return m;
+  });
+  let n = -1;
+  for (const deadline = Date.now() + 20000; Date.now() < deadline;) {
+    const b0 = await bytes();
+    await sleep(2000);
+    const b1 = await bytes();
+    n = Object.keys(b1).filter((k) => b1[k] > (b0[k] ?? 0)).length;
+    if (n === want) return;
+  }
+  assert.fail(`${what}: ${n} video streams receiving, expected ${want}`);
 }
 
 // What getStats says about received and sent video on a page's call connection: loss
