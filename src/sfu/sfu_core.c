@@ -138,14 +138,12 @@ static void stream_free(sfu_stream *s) {
 
 static uint32_t random_ssrc(void);
 static void take_slots(sfu_sub *s);
+static void release_slot(sfu_participant *sub, int i, bool sent, uint16_t seq, uint32_t ts);
 
 /* A recvonly m-line becomes a receive slot with an SSRC of ours. */
 static void add_slot(sfu_participant *p, const sdp_media *m) {
     if (p->n_slots == SDP_MAX_MEDIA) return;
-    p->slots[p->n_slots].kind = m->kind;
-    p->slots[p->n_slots].pt = m->pt;
-    p->slots[p->n_slots].ssrc = random_ssrc();
-    p->slots[p->n_slots].used = false;
+    p->slots[p->n_slots] = (sfu_rx_slot){ .kind = m->kind, .pt = m->pt, .ssrc = random_ssrc() };
     snprintf(p->slots[p->n_slots].mid, sizeof p->slots[p->n_slots].mid, "%s", m->mid);
     p->n_slots++;
 }
@@ -313,8 +311,8 @@ int sfu_participant_update_sdp(sfu_core *c, uint32_t id, const char *sdp, size_t
 
 static void drop_sub(sfu_sub *s) {
     sfu_participant *pub = s->pub, *sub = s->sub;
-    if (s->video_slot >= 0) sub->slots[s->video_slot].used = false;
-    if (s->audio_slot >= 0) sub->slots[s->audio_slot].used = false;
+    if (s->video_slot >= 0) release_slot(sub, s->video_slot, s->v_started, s->v_last_seq, s->v_last_ts);
+    if (s->audio_slot >= 0) release_slot(sub, s->audio_slot, s->a_started, s->a_last_seq, s->a_last_ts);
     for (int i = 0; i < pub->n_fanout; i++)
         if (pub->fanout[i] == s) { pub->fanout[i] = pub->fanout[--pub->n_fanout]; break; }
     for (int i = 0; i < sub->n_subs; i++)
@@ -350,30 +348,70 @@ static uint32_t random_ssrc(void) {
     return v;
 }
 
+/* RTP clock ticks in `ms` milliseconds at `rate` Hz (VP8 90 kHz, Opus 48 kHz). */
+static uint32_t ticks(uint64_t ms, uint32_t rate) { return (uint32_t)(ms * rate / 1000); }
+
+/* s starts sending on slot sl (new SSRC): the video waits for a keyframe, which the next
+ * packets rebase onto; both continue what was last sent on the slot, moved on by the time it
+ * was free, so the browser sees one unbroken stream per SSRC. */
+static void take_video_slot(sfu_sub *s, int i, uint64_t now) {
+    sfu_rx_slot *sl = &s->sub->slots[i];
+    s->video_slot = i;
+    s->video_ssrc = sl->ssrc;
+    s->video_pt = sl->pt;
+    sl->used = true;
+    s->cur = -1; /* a new SSRC starts at a keyframe */
+    for (int k = 0; k < SFU_OUTMAP; k++) s->outmap[k].layer = -1; /* NACKs name the new SSRC's seqs */
+    if (sl->sent) {
+        s->v_last_seq = sl->seq;
+        s->v_last_ts = sl->ts + ticks(now - sl->freed_ms, 90000);
+        s->v_started = true;
+    }
+}
+
+static void take_audio_slot(sfu_sub *s, int i, uint64_t now) {
+    sfu_rx_slot *sl = &s->sub->slots[i];
+    s->audio_slot = i;
+    s->audio_ssrc = sl->ssrc;
+    s->audio_pt = sl->pt;
+    sl->used = true;
+    s->a_started = false; /* rebase on the next packet */
+    if (sl->sent) {
+        s->a_last_seq = sl->seq;
+        s->a_last_ts = sl->ts + ticks(now - sl->freed_ms, 48000);
+        s->a_resume = true;
+    }
+}
+
 /* Gives s the first free receive slot of each kind it lacks (video only when it shows
  * video, i.e. max_height > 0). Without a slot a stream goes on a random SSRC. */
 static void take_slots(sfu_sub *s) {
     sfu_participant *sub = s->sub, *pub = s->pub;
+    uint64_t now = sfu_now_ms(sub->core);
     for (int i = 0; i < sub->n_slots; i++) {
         if (sub->slots[i].used) continue;
         if (sub->slots[i].kind == SDP_VIDEO && s->video_slot < 0 && pub->n_layers > 0 &&
-            s->max_height > 0) {
-            s->video_slot = i;
-            s->video_ssrc = sub->slots[i].ssrc;
-            s->video_pt = sub->slots[i].pt;
-            sub->slots[i].used = true;
-        } else if (sub->slots[i].kind == SDP_AUDIO && s->audio_slot < 0 && pub->audio_pt >= 0) {
-            s->audio_slot = i;
-            s->audio_ssrc = sub->slots[i].ssrc;
-            s->audio_pt = sub->slots[i].pt;
-            sub->slots[i].used = true;
-        }
+            s->max_height > 0)
+            take_video_slot(s, i, now);
+        else if (sub->slots[i].kind == SDP_AUDIO && s->audio_slot < 0 && pub->audio_pt >= 0)
+            take_audio_slot(s, i, now);
     }
+}
+
+/* The slot goes back to the pool remembering where its stream stopped. */
+static void release_slot(sfu_participant *sub, int i, bool sent, uint16_t seq, uint32_t ts) {
+    sfu_rx_slot *sl = &sub->slots[i];
+    sl->used = false;
+    if (!sent) return;
+    sl->sent = true;
+    sl->seq = seq;
+    sl->ts = ts;
+    sl->freed_ms = sfu_now_ms(sub->core);
 }
 
 static void free_video_slot(sfu_sub *s) {
     if (s->video_slot < 0) return;
-    s->sub->slots[s->video_slot].used = false;
+    release_slot(s->sub, s->video_slot, s->v_started, s->v_last_seq, s->v_last_ts);
     s->video_slot = s->video_pt = -1;
     s->video_ssrc = random_ssrc();
 }
@@ -428,10 +466,10 @@ int sfu_subscribe(sfu_core *c, uint32_t subscriber, uint32_t publisher, int max_
     s->video_ssrc = random_ssrc();
     s->audio_ssrc = random_ssrc();
     s->video_pt = s->audio_pt = s->video_slot = s->audio_slot = -1;
-    take_slots(s);
     s->v_seq_off = (uint16_t)random_ssrc();
     s->v_last_seq = (uint16_t)(s->v_seq_off - 1);
     s->v_last_ts = random_ssrc();
+    take_slots(s); /* after the random start: a reused slot's stream continues instead */
     sub->subs[sub->n_subs++] = s;
     pub->fanout[pub->n_fanout++] = s;
     sfu_fwd_choose_layer(s);

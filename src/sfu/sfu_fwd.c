@@ -207,13 +207,20 @@ static void forward_video(sfu_core *c, sfu_sub *s, int layer, bool keyframe, uin
 
 static void forward_audio(sfu_core *c, sfu_sub *s, uint8_t *pkt, size_t len, const rtp_hdr *h) {
     if (!s->a_started) {
+        /* Continue the SSRC's sequence; its timeline too when a reused slot had one (960 =
+         * one 20 ms Opus frame on), else start it anywhere. */
         s->a_seq_off = (uint16_t)(s->a_last_seq + 1 - h->seq);
-        s->a_ts_off = (uint32_t)(s->audio_ssrc * 2654435761u) - h->ts;
+        uint32_t base = s->a_resume ? s->a_last_ts + 960 : (uint32_t)(s->audio_ssrc * 2654435761u);
+        s->a_ts_off = base - h->ts;
         s->a_started = true;
     }
     uint16_t out_seq = (uint16_t)(h->seq + s->a_seq_off);
-    if ((int16_t)(out_seq - s->a_last_seq) > 0) s->a_last_seq = out_seq;
-    rtp_rewrite(pkt, out_seq, h->ts + s->a_ts_off, s->audio_ssrc);
+    uint32_t out_ts = h->ts + s->a_ts_off;
+    if ((int16_t)(out_seq - s->a_last_seq) > 0) {
+        s->a_last_seq = out_seq;
+        s->a_last_ts = out_ts;
+    }
+    rtp_rewrite(pkt, out_seq, out_ts, s->audio_ssrc);
     if (s->audio_pt >= 0) pkt[1] = (uint8_t)((pkt[1] & 0x80) | (s->audio_pt & 0x7f));
     send_counted(c, s->sub, pkt, len);
 }

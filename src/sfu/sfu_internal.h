@@ -57,6 +57,22 @@ typedef struct {
     uint32_t out_ts;
 } sfu_outmap;
 
+/* A receive slot: one recvonly m-line, answered with an SFU SSRC. The browser keeps one
+ * jitter buffer per SSRC for the life of the connection, so the SSRC's sequence numbers and
+ * timestamps outlive the subscription that used it: the next one on the slot continues them
+ * (from a random start instead, half the time the browser would drop every packet as old). */
+typedef struct {
+    sdp_kind kind;
+    int pt;
+    uint32_t ssrc;
+    bool used;
+    char mid[SDP_TOKEN];
+    bool sent;         /* a subscription has sent on it: seq, ts and freed_ms are valid */
+    uint16_t seq;      /* the last sequence number sent on it */
+    uint32_t ts;       /* the last RTP timestamp sent on it */
+    uint64_t freed_ms; /* when its last subscription let it go */
+} sfu_rx_slot;
+
 /* What subscriber `sub` receives from publisher `pub`. */
 typedef struct {
     sfu_participant *sub, *pub;
@@ -70,8 +86,9 @@ typedef struct {
     uint16_t v_seq_off, a_seq_off;
     uint32_t v_ts_off, a_ts_off;
     uint16_t v_last_seq, a_last_seq;
-    uint32_t v_last_ts;
+    uint32_t v_last_ts, a_last_ts;
     bool v_started, a_started;
+    bool a_resume; /* the audio timeline continues a_last_ts (a reused slot's) */
     uint64_t v_packets, v_octets;
     sfu_outmap *outmap; /* SFU_OUTMAP entries */
 } sfu_sub;
@@ -102,7 +119,7 @@ struct sfu_participant {
     uint64_t last_level_ms;
     /* receive slots: the recvonly m-lines of the participant's offer, each answered with an
      * SFU SSRC; a subscription takes a free slot of its kind (else it gets a random SSRC) */
-    struct { sdp_kind kind; int pt; uint32_t ssrc; bool used; char mid[SDP_TOKEN]; } slots[SDP_MAX_MEDIA];
+    sfu_rx_slot slots[SDP_MAX_MEDIA];
     int n_slots;
     /* received media */
     sfu_sub *subs[SFU_MAX_SUBS];

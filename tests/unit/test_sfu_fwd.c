@@ -492,6 +492,71 @@ TEST(receive_slots_and_active_layers) {
     uv_loop_close(&loop);
 }
 
+/* True if the packets on ssrc have strictly rising timestamps (wrap-aware). */
+static bool ts_rising(const sink *s, uint32_t ssrc) {
+    int prev = -1;
+    for (int i = 0; i < s->n_rtp; i++) {
+        if (s->rtp[i].ssrc != ssrc) continue;
+        if (prev >= 0 && (int32_t)(s->rtp[i].ts - s->rtp[prev].ts) <= 0) return false;
+        prev = i;
+    }
+    return prev >= 0;
+}
+
+/* A receive slot handed from one publisher's subscription to another's (a tile scrolled out,
+ * another in; or someone left and someone joined) keeps one unbroken stream on its SSRC:
+ * sequence numbers continue, timestamps move on, and the video restarts at a keyframe. */
+TEST(slot_reuse_continues_the_stream) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    memset(sinks, 0, sizeof sinks);
+    memset(vseq, 0, sizeof vseq);
+    sfu_core *c = make_core(&loop);
+    if (!c) { CHECK(0); return; }
+    sfu_room_create(c, 1);
+    add_pub(c, 1, 100);
+    add_pub(c, 2, 200);
+    static char answer[8192];
+    char err[128];
+    CHECK_EQ_INT(sfu_participant_add_sdp(c, 1, 3, recv_offer, strlen(recv_offer), answer, sizeof answer,
+                                         NULL, err, sizeof err), 0);
+    unsigned a_ssrc = 0, v_ssrc = 0;
+    const char *v = strstr(answer, "m=video"), *as = strstr(answer, "a=ssrc:");
+    const char *vs = v ? strstr(v, "a=ssrc:") : NULL;
+    if (!as || !vs) { CHECK(0); return; }
+    sscanf(as, "a=ssrc:%u", &a_ssrc);
+    sscanf(vs, "a=ssrc:%u", &v_ssrc);
+    /* Both send only their low layer, as browsers start; a tick notes which layers are live. */
+    for (int f = 0; f < 3; f++, now_ms += 33) { video(c, 1, 100, 0, false); video(c, 2, 200, 0, false); }
+    sfu_core_tick(c, now_ms);
+    CHECK_EQ_INT(sfu_subscribe(c, 3, 1, 720), 0);
+    uint16_t aseq = 7;
+    for (int f = 0; f < 6; f++, now_ms += 33) { video(c, 1, 100, 0, f == 0); audio(c, 1, 100, aseq++, 50); }
+    int before = sinks[3].n_rtp;
+    CHECK(before >= 12);
+    /* 1's tile goes out of view (audio only), 2's comes in: 2 gets the video slot. */
+    CHECK_EQ_INT(sfu_subscribe(c, 3, 1, 0), 0);
+    CHECK_EQ_INT(sfu_subscribe(c, 3, 2, 720), 0);
+    now_ms += 500;
+    video(c, 2, 200, 0, false); /* a delta frame first: not forwarded, a new SSRC user waits */
+    for (int f = 0; f < 6; f++, now_ms += 33) video(c, 2, 200, 0, f == 0);
+    /* 1 leaves the call: its audio slot goes to 2 (subscribing again takes free slots). */
+    sfu_unsubscribe(c, 3, 1);
+    CHECK_EQ_INT(sfu_subscribe(c, 3, 2, 720), 0);
+    now_ms += 200;
+    for (int k = 0; k < 6; k++, now_ms += 20) audio(c, 2, 200, (uint16_t)(40000 + k), 50);
+    int from_2 = 0;
+    for (int i = before; i < sinks[3].n_rtp; i++) from_2 += sinks[3].rtp[i].ssrc == v_ssrc;
+    CHECK_EQ_INT(from_2, 6); /* the keyframe and what follows, not the delta before it */
+    CHECK(continuous(&sinks[3], v_ssrc));
+    CHECK(ts_rising(&sinks[3], v_ssrc));
+    CHECK(continuous(&sinks[3], a_ssrc));
+    CHECK(ts_rising(&sinks[3], a_ssrc));
+    sfu_core_free(c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+}
+
 /* A NACK is answered from the last ~second of a stream: the history starts small and grows
  * with the stream's packet rate (here 200 pkt/s: from 64 slots to 256), its contents kept. */
 static bool nack_answered(sfu_core *c, uint32_t sub, const got_pkt *g) {
@@ -544,6 +609,7 @@ int main(void) {
     RUN(active_speaker);
     RUN(upstream_nack_and_rtx);
     RUN(receive_slots_and_active_layers);
+    RUN(slot_reuse_continues_the_stream);
     RUN(history_follows_rate);
     return UNIT_DONE("test_sfu_fwd");
 }

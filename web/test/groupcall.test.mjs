@@ -269,7 +269,9 @@ function defineTests() {
       await sees(B.page, A.name, "lossy-B-later");   // still decoding after 10 s of loss
       const [sa, sb] = [await videoStats(A.page), await videoStats(B.page)];
       console.log("loss recovery: A", JSON.stringify(sa), "B", JSON.stringify(sb));
-      assert.ok(sb.decoded > s0.decoded + 100, `B kept decoding A's video (${s0.decoded} -> ${sb.decoded} frames)`);
+      // At least 5 frames a second over the 10 s: the fake camera's 30 drops to 7-25 here,
+      // depending on how many keyframes the loss costs (PLIs), but never stops.
+      assert.ok(sb.decoded > s0.decoded + 50, `B kept decoding A's video (${s0.decoded} -> ${sb.decoded} frames)`);
       for (const [who, st] of [["A", sa], ["B", sb]]) {
         assert.ok(st.nacksSent > 0, `${who} NACKed packets the SFU's loss took (${st.nacksSent})`);
         assert.ok(st.nacksReceived > 0, `${who} got NACKs from the SFU for what it lost on the way in (${st.nacksReceived})`);
