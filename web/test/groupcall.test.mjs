@@ -236,11 +236,15 @@ function defineTests() {
     assert.equal(await attr(tile(C.page, hidden), "shown"), 0, "the tile out of view has no video slot");
 
     // Scrolled to the end, the other tile comes into view and decodes; the first goes out.
-    await grid.evaluate((g) => { g.scrollTop = g.scrollHeight; });
-    await sleep(300);
-    assert.deepEqual(await inView(), [hidden], "scrolled, only the other tile is in view");
-    await sees(C.page, hidden, "scrolled-in");
-    await receiving(C.page, 1, "after scrolling");
+    // Back and forth: each swap hands the one video slot from one sender to the other, whose
+    // stream must continue the slot's (the browser keeps one jitter buffer per SSRC).
+    for (const [top, want] of [[1e6, hidden], [0, shown[0]], [1e6, hidden]]) {
+      await grid.evaluate((g, t) => { g.scrollTop = t; }, top);
+      await sleep(300);
+      assert.deepEqual(await inView(), [want], `scrolled to ${top}, only ${want}'s tile is in view`);
+      await sees(C.page, want, `scrolled-in-${want}`);
+      await receiving(C.page, 1, `after scrolling to ${top}`);
+    }
     assert.equal(await attr(tile(C.page, shown[0]), "shown"), 0, "the tile scrolled out lost its video slot");
 
     // Its owner turns the camera off: nothing shows, nothing flows; on again, it decodes again.
