@@ -107,6 +107,26 @@ static int add_sub(sfu_core *c, uint32_t id) {
 static uint16_t vseq[3][3];
 static uint32_t vts[3][3];
 
+/* A fresh core (sinks and sequence numbers reset) with room 1 and publisher 1 (SSRCs from
+ * 100); NULL, with a failed check, if it cannot be made. finish() frees it and its loop. */
+static sfu_core *start(uv_loop_t *loop) {
+    uv_loop_init(loop);
+    memset(sinks, 0, sizeof sinks);
+    memset(vseq, 0, sizeof vseq);
+    sfu_core *c = make_core(loop);
+    if (!c) { CHECK(0); uv_loop_close(loop); return NULL; }
+    sfu_room_create(c, 1);
+    add_pub(c, 1, 100);
+    return c;
+}
+
+static void finish(sfu_core *c, uv_loop_t *loop) {
+    sfu_core_free(c);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+}
+
+
 /* One video packet on layer l of publisher pub (1 or 2), keyframe or delta. */
 static void video(sfu_core *c, uint32_t pub, uint32_t base, int l, bool key) {
     uint8_t p[64];
@@ -136,13 +156,8 @@ static bool continuous(const sink *s, uint32_t ssrc) {
 
 TEST(simulcast_switch_nack_slow) {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    memset(sinks, 0, sizeof sinks);
-    sfu_core *c = make_core(&loop);
-    CHECK(c != NULL);
+    sfu_core *c = start(&loop);
     if (!c) return;
-    CHECK_EQ_INT(sfu_room_create(c, 1), 0);
-    CHECK_EQ_INT(add_pub(c, 1, 100), 0);
     CHECK_EQ_INT(add_pub(c, 2, 200), 0);
     CHECK_EQ_INT(add_sub(c, 3), 0);
     CHECK_EQ_INT(add_sub(c, 4), 0);
@@ -271,20 +286,13 @@ TEST(simulcast_switch_nack_slow) {
     /* An SSRC the publisher did not declare is not forwarded. */
     okn = rtp_write_header(ok, sizeof ok, 96, false, 1, 1, 999);
     CHECK_EQ_INT(sfu_core_input_rtp(c, 1, ok, okn, now_ms), -1);
-    sfu_core_free(c);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    finish(c, &loop);
 }
 
 TEST(remb_lowers_layer) {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    memset(sinks, 0, sizeof sinks);
-    memset(vseq, 0, sizeof vseq);
-    sfu_core *c = make_core(&loop);
-    if (!c) { CHECK(0); return; }
-    sfu_room_create(c, 1);
-    add_pub(c, 1, 100);
+    sfu_core *c = start(&loop);
+    if (!c) return;
     add_sub(c, 3);
     sfu_subscribe(c, 3, 1, 720);
     /* Two seconds of all layers so the SFU measures their bitrates (a few kbit/s here). */
@@ -305,9 +313,7 @@ TEST(remb_lowers_layer) {
     frame_all(c, -1);
     sfu_participant_info_get(c, 3, &info);
     CHECK_EQ_INT(info.current_layer_of_first_sub, 0);
-    sfu_core_free(c);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    finish(c, &loop);
 }
 
 static void audio(sfu_core *c, uint32_t pub, uint32_t ssrc, uint16_t seq, int level) {
@@ -321,14 +327,10 @@ static void audio(sfu_core *c, uint32_t pub, uint32_t ssrc, uint16_t seq, int le
 }
 
 TEST(active_speaker) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    memset(sinks, 0, sizeof sinks);
     speaker_events = 0;
-    sfu_core *c = make_core(&loop);
-    if (!c) { CHECK(0); return; }
-    sfu_room_create(c, 1);
-    add_pub(c, 1, 100);
+    uv_loop_t loop;
+    sfu_core *c = start(&loop);
+    if (!c) return;
     add_pub(c, 2, 200);
     add_sub(c, 3);
     sfu_subscribe(c, 3, 1, 180);
@@ -376,9 +378,7 @@ TEST(active_speaker) {
     CHECK_EQ_INT(sinks[3].n_rtp, before + 50);
     CHECK_EQ_INT(speaker, 2);
     CHECK_EQ_INT(sfu_set_mute(c, 77, true, true), -1);
-    sfu_core_free(c);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    finish(c, &loop);
 }
 
 /* A video packet with an explicit sequence number on layer 0 of publisher 1 (ssrc 101). */
@@ -391,12 +391,8 @@ static void video_seq(sfu_core *c, uint16_t seq, bool key, uint8_t tag) {
 
 TEST(upstream_nack_and_rtx) {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    memset(sinks, 0, sizeof sinks);
-    sfu_core *c = make_core(&loop);
-    if (!c) { CHECK(0); return; }
-    sfu_room_create(c, 1);
-    add_pub(c, 1, 100);
+    sfu_core *c = start(&loop);
+    if (!c) return;
     add_sub(c, 3);
     sfu_subscribe(c, 3, 1, 180);
     video_seq(c, 10, true, 0xa0);
@@ -436,9 +432,7 @@ TEST(upstream_nack_and_rtx) {
     sfu_core_stats(c, &st);
     CHECK_EQ_INT(st.nacks_sent, 1);
     CHECK_EQ_INT(st.rtx_received, 1);
-    sfu_core_free(c);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    finish(c, &loop);
 }
 
 /* A receiving browser's offer: recvonly audio (pt 109) and video (pt 100). */
@@ -453,13 +447,8 @@ static const char *recv_offer =
 
 TEST(receive_slots_and_active_layers) {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    memset(sinks, 0, sizeof sinks);
-    memset(vseq, 0, sizeof vseq);
-    sfu_core *c = make_core(&loop);
-    if (!c) { CHECK(0); return; }
-    sfu_room_create(c, 1);
-    add_pub(c, 1, 100);
+    sfu_core *c = start(&loop);
+    if (!c) return;
     static char answer[8192];
     char err[128];
     CHECK_EQ_INT(sfu_participant_add_sdp(c, 1, 3, recv_offer, strlen(recv_offer), answer, sizeof answer,
@@ -487,9 +476,7 @@ TEST(receive_slots_and_active_layers) {
         CHECK_EQ_INT(sinks[3].rtp[i].ssrc, v_ssrc);
         CHECK_EQ_INT(sinks[3].rtp[i].pt, 100); /* the subscriber's payload type, not 96 */
     }
-    sfu_core_free(c);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    finish(c, &loop);
 }
 
 /* True if the packets on ssrc have strictly rising timestamps (wrap-aware). */
@@ -508,13 +495,8 @@ static bool ts_rising(const sink *s, uint32_t ssrc) {
  * sequence numbers continue, timestamps move on, and the video restarts at a keyframe. */
 TEST(slot_reuse_continues_the_stream) {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    memset(sinks, 0, sizeof sinks);
-    memset(vseq, 0, sizeof vseq);
-    sfu_core *c = make_core(&loop);
-    if (!c) { CHECK(0); return; }
-    sfu_room_create(c, 1);
-    add_pub(c, 1, 100);
+    sfu_core *c = start(&loop);
+    if (!c) return;
     add_pub(c, 2, 200);
     static char answer[8192];
     char err[128];
@@ -552,9 +534,7 @@ TEST(slot_reuse_continues_the_stream) {
     CHECK(ts_rising(&sinks[3], v_ssrc));
     CHECK(continuous(&sinks[3], a_ssrc));
     CHECK(ts_rising(&sinks[3], a_ssrc));
-    sfu_core_free(c);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    finish(c, &loop);
 }
 
 /* A NACK is answered from the last ~second of a stream: the history starts small and grows
@@ -569,14 +549,8 @@ static bool nack_answered(sfu_core *c, uint32_t sub, const got_pkt *g) {
 
 TEST(history_follows_rate) {
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    memset(sinks, 0, sizeof sinks);
-    memset(vseq, 0, sizeof vseq);
-    sfu_core *c = make_core(&loop);
-    CHECK(c != NULL);
+    sfu_core *c = start(&loop);
     if (!c) return;
-    CHECK_EQ_INT(sfu_room_create(c, 1), 0);
-    CHECK_EQ_INT(add_pub(c, 1, 100), 0);
     CHECK_EQ_INT(add_sub(c, 3), 0);
     CHECK_EQ_INT(sfu_subscribe(c, 3, 1, 180), 0);
     size_t mem0 = sfu_participant_memory(c, 1);
@@ -598,9 +572,7 @@ TEST(history_follows_rate) {
     CHECK(nack_answered(c, 3, &sinks[3].rtp[n - 1]));
     CHECK(sfu_participant_memory(c, 1) >= mem0 + 3 * 64 * 1500);
 out:
-    sfu_core_free(c);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    finish(c, &loop);
 }
 
 int main(void) {
