@@ -28,7 +28,6 @@ export class GroupCallScreen {
   private call: GroupCall | null = null;
   private inView = new Map<number, boolean>();   // tile id -> any of it visible in the grid
   private seen: IntersectionObserver;
-  private resized: ResizeObserver;
 
   constructor(private calls: GroupCalls) {
     this.grid = h("div", { class: "gc-grid", role: "list", "aria-label": "Participants' videos" });
@@ -48,8 +47,7 @@ export class GroupCallScreen {
       for (const e of entries) this.inView.set(Number((e.target as HTMLElement).dataset.id), e.isIntersecting);
       this.reportHeights();
     }, { root: this.grid });
-    this.resized = new ResizeObserver(() => this.reportHeights());
-    this.resized.observe(this.grid);
+    new ResizeObserver(() => this.reportHeights()).observe(this.grid);   // lives as long as the grid
   }
 
   show(c: GroupCall | null): void {
