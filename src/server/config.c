@@ -37,6 +37,7 @@ int config_defaults(server_config *cfg)
     cfg->login_fail_ip = 30;
     cfg->login_fail_window = 15 * 60;
     cfg->max_connections = 10000;
+    cfg->watchdog_seconds = 10;
     cfg->secret_inbox_max = 10000;
     cfg->secret_inbox_bytes = 64ULL << 20;
     cfg->turn_ttl = 3600;
@@ -246,6 +247,14 @@ static int set_key(server_config *cfg, const char *key, const char *value)
         return parse_size(value, 1024, 1ULL << 40, &cfg->secret_inbox_bytes);
     if (strcmp(key, "max_connections") == 0)
         return set_uint(&cfg->max_connections, value, 1, 1000000);
+    if (strcmp(key, "watchdog_seconds") == 0) {
+        /* Not 1: right after the whole process was stopped (SIGSTOP, a suspended machine)
+         * the watchdog may wake once before the network thread beats again (watchdog.c). */
+        unsigned secs;
+        if (set_uint(&secs, value, 0, 3600) != 0 || secs == 1) return -1;
+        cfg->watchdog_seconds = secs;
+        return 0;
+    }
     int rc = set_call_key(cfg, key, value);
     return rc == -2 ? set_group_call_key(cfg, key, value) : rc;
 }
@@ -436,7 +445,9 @@ void config_usage(const char *prog)
            "argon2_mem (bytes; default libsodium's interactive limits), login_fail_user (5),\n"
            "login_fail_ip (30), login_fail_window (seconds, 900), max_connections (10000),\n"
            "secret_inbox_max (secret-chat envelopes pending per device, 10000),\n"
-           "secret_inbox_bytes (their bytes per device, 64M).\n"
+           "secret_inbox_bytes (their bytes per device, 64M), watchdog_seconds (exit with\n"
+           "status 70 when the network thread makes no progress this long; 0 = off, else\n"
+           "2-3600; 10).\n"
            "Calls: turn_urls (comma-separated ICE URLs handed to clients, e.g.\n"
            "turn:127.0.0.1:3478?transport=udp), turn_secret (coturn's static-auth-secret,\n"
            "use-auth-secret), turn_ttl (seconds a TURN credential lives, 3600),\n"

@@ -25,6 +25,7 @@ typedef struct {
     unsigned login_fail_ip;      /* failed logins per source address per window */
     unsigned login_fail_window;  /* seconds */
     unsigned max_connections;    /* WebSocket connections at once */
+    unsigned watchdog_seconds;   /* network thread without progress before exiting; 0 = off */
     char *web_dir;               /* the web client's files; NULL = look in the default places */
     unsigned long long secret_inbox_max;   /* secret-chat envelopes pending per device */
     unsigned long long secret_inbox_bytes; /* and their bytes */

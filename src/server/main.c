@@ -17,8 +17,10 @@
 #include "server.h"
 #include "store.h"
 #include "tls_cert.h"
+#include "watchdog.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -194,7 +196,12 @@ int main(int argc, char **argv)
     int ok = startup(&srv, &st) == 0;
     if (ok) {
         log_info("parleyd ready");
+        srv.watchdog = watchdog_start(srv.cfg.watchdog_seconds, pthread_self());
+        if (!srv.watchdog && srv.cfg.watchdog_seconds)
+            log_warn("cannot start the watchdog thread: running without it");
         net_run(&srv);
+        watchdog_stop(srv.watchdog);
+        srv.watchdog = NULL;
         log_info("shutting down");
     }
     shutdown_server(&srv, st);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "lws_uv.h"
 #include "push.h"
+#include "watchdog.h"
 #include "web.h"
 #include "wire.h"
 
@@ -69,17 +70,182 @@ conn *conn_find(server *srv, uint64_t id)
 
 /* ---- outbound queue --------------------------------------------------------------------- */
 
-/* Pauses reading while the client has too much outstanding, resumes when it drains.
- * A closing connection keeps reading (and ignoring) input: unread bytes at close() would
- * make the kernel reset the connection and the client could lose our Goodbye. */
-static void update_rx_flow(conn *c)
+/* ---- back-pressure: the pacer ------------------------------------------------------------ */
+
+/* WHY nothing here pauses a socket from inside lws's receive path: lws 4.1, asked to stop
+ * reading (lws_rx_flow_control) in the middle of a TLS record, stores the rest of the
+ * record in its buffer list and then loops forever inside one service call: OpenSSL still
+ * holds plaintext, so lws goes back to read, finds its buffer list non-empty, hands it to the
+ * parser, which (flow-controlled) stores it again. 145 requests pipelined in one record hung
+ * the whole server that way, SIGTERM included.
+ *
+ * So lws always delivers everything it has read, and a message that arrives while its
+ * connection is over a bound (requests in flight, queued output, the server-wide pause)
+ * goes to the connection's backlog instead of being dispatched. Between two rounds of the
+ * event loop (a uv_idle callback, which also keeps the next poll from blocking) the pacer
+ * visits each connection whose state changed: it dispatches backlog messages while the
+ * bounds allow, and pauses the socket while anything is left, so a client that pipelines
+ * meets back-pressure at the TCP level and nothing within its flood budget is refused.
+ * One service round reads at most one TLS record (16 KiB) per socket, so the backlog
+ * exceeds the pause point by at most that much; BACKLOG_MAX_BYTES only guards that reasoning. */
+#define BACKLOG_MAX_BYTES (1u << 20)
+/* The heartbeat that tells the watchdog the loop turns. */
+#define HEARTBEAT_MS 250
+
+typedef struct net_pacer {
+    uv_idle_t idle;            /* active while ids is not empty */
+    uv_timer_t heartbeat;
+    uint64_t *ids;             /* connections to visit (by id: one may close meanwhile) */
+    size_t n, cap;
+} net_pacer;
+
+static void on_pacer_idle(uv_idle_t *h);
+
+/* Whether c may start another request now. */
+static int may_dispatch(const conn *c)
 {
-    int pause = c->state != CONN_CLOSING &&
-                (c->inflight >= CONN_MAX_INFLIGHT || c->out_bytes > CONN_PAUSE_OUT_BYTES ||
-                 (c->srv->inflight_paused && c->inflight > 0));
-    if (pause == (int)c->rx_paused) return;
+    return c->inflight < CONN_MAX_INFLIGHT && c->out_bytes <= CONN_PAUSE_OUT_BYTES &&
+           !(c->srv->inflight_paused && c->inflight > 0);
+}
+
+/* A closing connection keeps reading (and ignoring) input: unread bytes at close() would
+ * make the kernel reset the connection and the client could lose our Goodbye. */
+static int wants_pause(const conn *c)
+{
+    return c->state != CONN_CLOSING && (c->bl_head || !may_dispatch(c));
+}
+
+static void backlog_free(conn *c)
+{
+    while (c->bl_head) {
+        in_frame *f = c->bl_head;
+        c->bl_head = f->next;
+        sodium_memzero(f->data, f->len);  /* may hold a password */
+        free(f);
+    }
+    c->bl_tail = NULL;
+    c->bl_bytes = 0;
+}
+
+static int backlog_push(conn *c, const void *data, size_t len)
+{
+    if (c->bl_bytes + len > BACKLOG_MAX_BYTES) return -1;
+    in_frame *f = malloc(sizeof *f + len);
+    if (!f) return -1;
+    f->next = NULL;
+    f->len = len;
+    memcpy(f->data, data, len);
+    if (c->bl_tail) c->bl_tail->next = f;
+    else c->bl_head = f;
+    c->bl_tail = f;
+    c->bl_bytes += len;
+    return 0;
+}
+
+/* Puts c on the pacer's list if its socket's flow or its backlog needs a visit. */
+static void pace_later(conn *c)
+{
+    net_pacer *p = c->srv->pacer;
+    if (c->paced || !p || (wants_pause(c) == (int)c->rx_paused && !c->bl_head)) return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        uint64_t *ids = realloc(p->ids, cap * sizeof *ids);
+        if (!ids) {
+            /* Without the visit the flow state lags until the next change: never wrong
+             * for long, and memory is short anyway. */
+            log_error("pacer: out of memory");
+            return;
+        }
+        p->ids = ids;
+        p->cap = cap;
+    }
+    p->ids[p->n++] = c->id;
+    c->paced = 1;
+    if (p->n == 1) uv_idle_start(&p->idle, on_pacer_idle);
+}
+
+static void set_rx_flow(conn *c, int pause)
+{
+    if (pause == (int)c->rx_paused || !c->websocket) return;
     c->rx_paused = (unsigned)pause;
     lws_rx_flow_control(c->wsi, !pause);
+}
+
+/* Dispatches c's backlog while its bounds allow, then pauses or resumes its socket. */
+static void pace(conn *c)
+{
+    while (c->bl_head && c->state != CONN_CLOSING && may_dispatch(c)) {
+        in_frame *f = c->bl_head;
+        c->bl_head = f->next;
+        if (!c->bl_head) c->bl_tail = NULL;
+        c->bl_bytes -= f->len;
+        dispatch_frame(c, f->data, f->len);
+        sodium_memzero(f->data, f->len);
+        free(f);
+    }
+    if (c->state == CONN_CLOSING) backlog_free(c);
+    set_rx_flow(c, wants_pause(c));
+}
+
+/* Visits the connections listed before this round; those a visit lists again wait for the
+ * next round, so one busy connection cannot keep the loop from polling. */
+static void on_pacer_idle(uv_idle_t *h)
+{
+    server *srv = h->data;
+    net_pacer *p = srv->pacer;
+    watchdog_where(srv->watchdog, "dispatching backlogged requests");
+    size_t n = p->n;
+    for (size_t i = 0; i < n; i++) {
+        conn *c = conn_find(srv, p->ids[i]);
+        if (!c) continue;
+        c->paced = 0;
+        pace(c);
+    }
+    memmove(p->ids, p->ids + n, (p->n - n) * sizeof *p->ids);
+    p->n -= n;
+    if (p->n == 0) uv_idle_stop(h);
+    watchdog_where(srv->watchdog, "libwebsockets service");
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    server *srv = t->data;
+    watchdog_beat(srv->watchdog);
+}
+
+static void pacer_close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static int pacer_start(server *srv)
+{
+    net_pacer *p = calloc(1, sizeof *p);
+    if (!p) return -1;
+    uv_idle_init(srv->uv, &p->idle);
+    uv_timer_init(srv->uv, &p->heartbeat);
+    p->idle.data = p->heartbeat.data = srv;
+    uv_timer_start(&p->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
+    srv->pacer = p;
+    return 0;
+}
+
+/* Closes the handles; the loop's final run (lws_uv_destroy) completes the close, after
+ * which pacer_free() may release the memory. */
+static void pacer_close(server *srv)
+{
+    net_pacer *p = srv->pacer;
+    if (!p) return;
+    uv_close((uv_handle_t *)&p->idle, pacer_close_cb);
+    uv_close((uv_handle_t *)&p->heartbeat, pacer_close_cb);
+}
+
+static void pacer_free(server *srv)
+{
+    if (!srv->pacer) return;
+    free(srv->pacer->ids);
+    free(srv->pacer);
+    srv->pacer = NULL;
 }
 
 static void free_out_queue(conn *c)
@@ -162,7 +328,7 @@ int conn_send(conn *c, const Parley__ServerFrame *f)
     out_frame *o = pack_frame(f);
     if (!o) return -1;
     enqueue(c, o);
-    update_rx_flow(c);
+    pace_later(c);
     return 0;
 }
 
@@ -174,7 +340,7 @@ int conn_send_packed(conn *c, const uint8_t *data, size_t len)
     o->len = len;
     memcpy(o->data + LWS_PRE, data, len);
     enqueue(c, o);
-    update_rx_flow(c);
+    pace_later(c);
     return 0;
 }
 
@@ -215,14 +381,14 @@ void conn_goodbye(conn *c, Parley__ErrorCode code, const char *reason, unsigned 
     c->close_status = close_status;
     if (o) enqueue(c, o);
     else lws_callback_on_writable(c->wsi);  /* no Goodbye, but still close */
-    update_rx_flow(c);
+    pace_later(c);
 }
 
 /* Leaving the server-wide pause: every paused connection re-checks its own limits. */
 static void resume_all(server *srv)
 {
     for (size_t i = 0; i < srv->conns.cap; i++)
-        if (srv->conns.slots[i].key) update_rx_flow(srv->conns.slots[i].value);
+        if (srv->conns.slots[i].key) pace_later(srv->conns.slots[i].value);
 }
 
 /* During the server-wide pause a connection with nothing in flight still reads: it adds
@@ -235,7 +401,7 @@ void conn_request_begin(conn *c)
         log_info("%zu requests in flight: pausing input", srv->inflight_total);
         srv->inflight_paused = 1;
     }
-    update_rx_flow(c);
+    pace_later(c);
 }
 
 void conn_request_end(conn *c)
@@ -249,7 +415,7 @@ void conn_request_end(conn *c)
         srv->inflight_paused = 0;
         resume_all(srv);
     }
-    update_rx_flow(c);
+    pace_later(c);
 }
 
 /* ---- connection lifecycle ----------------------------------------------------------------- */
@@ -278,6 +444,7 @@ void net_conn_close(server *srv, conn *c)
     /* Its jobs still finish, but req_job_free() no longer finds the conn to count them. */
     srv->inflight_total -= c->inflight < srv->inflight_total ? c->inflight : srv->inflight_total;
     free_out_queue(c);
+    backlog_free(c);
     if (c->rx) sodium_memzero(c->rx, c->rx_cap);  /* may hold a password */
     free(c->rx);
     if (c->cookie) sodium_memzero(c->cookie, AUTH_TOKEN_BYTES);
@@ -343,6 +510,25 @@ static void discard_input(conn *c, size_t len, int final)
     }
 }
 
+/* A complete message: dispatched now, or kept in order behind those already waiting. */
+static void deliver(conn *c, const uint8_t *data, size_t len)
+{
+    if (c->bl_head || !may_dispatch(c)) {
+        if (backlog_push(c, data, len) != 0) {
+            log_error("conn %llu: backlog over %u bytes despite the pause, disconnecting",
+                      (unsigned long long)c->id, BACKLOG_MAX_BYTES);
+            conn_goodbye(c, PARLEY__ERROR_CODE__BUSY, "too many queued requests",
+                         LWS_CLOSE_STATUS_POLICY_VIOLATION, 0);
+            return;
+        }
+        pace_later(c);
+        return;
+    }
+    watchdog_where(c->srv->watchdog, "dispatching a request");
+    dispatch_frame(c, data, len);
+    watchdog_where(c->srv->watchdog, "libwebsockets service");
+}
+
 static void on_receive(conn *c, struct lws *wsi, const void *in, size_t len)
 {
     if (c->state == CONN_CLOSING) {
@@ -363,7 +549,7 @@ static void on_receive(conn *c, struct lws *wsi, const void *in, size_t len)
     }
     int final = lws_is_final_fragment(wsi);
     if (final && c->rx_len == 0) {  /* the whole message arrived in one piece */
-        dispatch_frame(c, in, len);
+        deliver(c, in, len);
         return;
     }
     if (rx_append(c, in, len, c->rx_len + len + remaining, max) != 0) {
@@ -373,7 +559,7 @@ static void on_receive(conn *c, struct lws *wsi, const void *in, size_t len)
         return;
     }
     if (final) {
-        dispatch_frame(c, c->rx, c->rx_len);
+        deliver(c, c->rx, c->rx_len);
         rx_reset(c);
     }
 }
@@ -416,7 +602,7 @@ static int on_writeable(conn *c, struct lws *wsi)
         lws_close_reason(wsi, (enum lws_close_status)c->close_status, NULL, 0);
         return -1;
     }
-    update_rx_flow(c);
+    pace_later(c);
     return 0;
 }
 
@@ -433,8 +619,10 @@ static int uri_is(struct lws *wsi, const char *path)
 static void drain_completions(server *srv)
 {
     if (srv->shutting_down) return;
+    watchdog_where(srv->watchdog, "store and Argon2 completions");
     storeq_drain(srv->sq);
     auth_pool_drain(srv->auth);
+    watchdog_where(srv->watchdog, "libwebsockets service");
 }
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -577,7 +765,9 @@ static unsigned fd_limit(unsigned max_connections)
 static void close_loop(server *srv)
 {
     if (!srv->uv) return;
+    pacer_close(srv);
     lws_uv_destroy(&srv->lws, srv->uv);
+    pacer_free(srv);
     free(srv->uv);
     srv->uv = NULL;
 }
@@ -641,6 +831,11 @@ int net_start(server *srv, const char *cert_path, const char *key_path, char *er
         snprintf(err, errlen, "cannot create the event loop");
         return -1;
     }
+    if (pacer_start(srv) != 0) {
+        close_loop(srv);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (!lws_uv_create(&info, srv->uv, &srv->lws)) {
         close_loop(srv);
         snprintf(err, errlen, "cannot listen on %s:%d (TLS or socket setup failed)",
@@ -669,6 +864,7 @@ int net_start(server *srv, const char *cert_path, const char *key_path, char *er
 void net_run(server *srv)
 {
     /* One round per call: the stop flag is seen after the wake-up net_wake() causes. */
+    watchdog_where(srv->watchdog, "libwebsockets service");
     while (!atomic_load(&srv->stop))
         uv_run(srv->uv, UV_RUN_ONCE);
 }

@@ -33,6 +33,13 @@ typedef struct out_frame {
     unsigned char data[];
 } out_frame;
 
+/* One complete WebSocket message read but not yet dispatched (networking.c's backlog). */
+typedef struct in_frame {
+    struct in_frame *next;
+    size_t len;
+    unsigned char data[];
+} in_frame;
+
 typedef enum {
     CONN_HELLO = 0,            /* waiting for Hello */
     CONN_READY,                /* Hello done; may or may not be authenticated */
@@ -52,11 +59,16 @@ struct conn {
     unsigned websocket : 1;    /* a /ws connection (not web_auth's HTTP-request conn, whose
                                   frames web_auth collects as the HTTP body) */
     unsigned write_failed : 1; /* a direct lws_write failed: close at the next WRITEABLE */
+    unsigned paced : 1;        /* on the pacer's list (networking.c): flow to be re-checked */
     unsigned close_status;     /* WebSocket close code once CLOSING */
     unsigned inflight;         /* requests submitted and not yet answered */
     /* Assembly of a message that arrives in pieces; NULL when idle (keeps idle conns small). */
     unsigned char *rx;
     size_t rx_len, rx_cap;
+    /* Messages that arrived while the connection was over its bounds, in order: they are
+     * dispatched as in-flight requests finish (networking.c). */
+    in_frame *bl_head, *bl_tail;
+    size_t bl_bytes;
     /* Outbound queue. */
     out_frame *out_head, *out_tail;
     size_t out_bytes;
@@ -80,6 +92,8 @@ struct server {
     server_config cfg;
     struct lws_context *lws;
     struct uv_loop_s *uv;      /* the event loop lws runs in (networking.c owns it) */
+    struct net_pacer *pacer;   /* back-pressure between event-loop rounds (networking.c) */
+    struct watchdog *watchdog; /* ends the process if the event loop stops (watchdog.c) */
     storeq *sq;
     auth_pool *auth;
     login_throttle *throttle;
