@@ -89,14 +89,18 @@ conn *conn_find(server *srv, uint64_t id)
  * One service round reads at most one TLS record (16 KiB) per socket, so the backlog
  * exceeds the pause point by at most that much; BACKLOG_MAX_BYTES only guards that reasoning. */
 #define BACKLOG_MAX_BYTES (1u << 20)
-/* The heartbeat that tells the watchdog the loop turns. */
+/* The heartbeat that tells the watchdog the loop turns. A heartbeat later than
+ * STALL_LOG_MS past its time means the loop stood still that long: logged, with the phase
+ * the loop was in (the slow phases also log themselves, with what they were doing). */
 #define HEARTBEAT_MS 250
+#define STALL_LOG_MS 100
 
 typedef struct net_pacer {
     uv_idle_t idle;            /* active while ids is not empty */
     uv_timer_t heartbeat;
     uint64_t *ids;             /* connections to visit (by id: one may close meanwhile) */
     size_t n, cap;
+    uint64_t last_beat_ns;     /* uv_hrtime() of the previous heartbeat */
 } net_pacer;
 
 static void on_pacer_idle(uv_idle_t *h);
@@ -187,6 +191,13 @@ static void pace(conn *c)
     set_rx_flow(c, wants_pause(c));
 }
 
+/* Logs a phase of the loop that took longer than STALL_LOG_MS. */
+static void log_if_slow(const char *what, uint64_t since_ns)
+{
+    uint64_t ms = (uv_hrtime() - since_ns) / 1000000;
+    if (ms > STALL_LOG_MS) log_warn("network loop: %s took %llu ms", what, (unsigned long long)ms);
+}
+
 /* Visits the connections listed before this round; those a visit lists again wait for the
  * next round, so one busy connection cannot keep the loop from polling. */
 static void on_pacer_idle(uv_idle_t *h)
@@ -194,6 +205,7 @@ static void on_pacer_idle(uv_idle_t *h)
     server *srv = h->data;
     net_pacer *p = srv->pacer;
     watchdog_where(srv->watchdog, "dispatching backlogged requests");
+    uint64_t t0 = uv_hrtime();
     size_t n = p->n;
     for (size_t i = 0; i < n; i++) {
         conn *c = conn_find(srv, p->ids[i]);
@@ -204,12 +216,20 @@ static void on_pacer_idle(uv_idle_t *h)
     memmove(p->ids, p->ids + n, (p->n - n) * sizeof *p->ids);
     p->n -= n;
     if (p->n == 0) uv_idle_stop(h);
+    log_if_slow("dispatching backlogs", t0);
     watchdog_where(srv->watchdog, "libwebsockets service");
 }
 
 static void on_heartbeat(uv_timer_t *t)
 {
     server *srv = t->data;
+    net_pacer *p = srv->pacer;
+    uint64_t now = uv_hrtime();
+    uint64_t late_ms = (now - p->last_beat_ns) / 1000000;
+    late_ms = late_ms > HEARTBEAT_MS ? late_ms - HEARTBEAT_MS : 0;
+    if (p->last_beat_ns && late_ms > STALL_LOG_MS)
+        log_warn("network loop: stalled for %llu ms", (unsigned long long)late_ms);
+    p->last_beat_ns = now;
     watchdog_beat(srv->watchdog);
 }
 
@@ -225,6 +245,7 @@ static int pacer_start(server *srv)
     uv_idle_init(srv->uv, &p->idle);
     uv_timer_init(srv->uv, &p->heartbeat);
     p->idle.data = p->heartbeat.data = srv;
+    p->last_beat_ns = uv_hrtime();
     uv_timer_start(&p->heartbeat, on_heartbeat, HEARTBEAT_MS, HEARTBEAT_MS);
     srv->pacer = p;
     return 0;
@@ -620,8 +641,10 @@ static void drain_completions(server *srv)
 {
     if (srv->shutting_down) return;
     watchdog_where(srv->watchdog, "store and Argon2 completions");
+    uint64_t t0 = uv_hrtime();
     storeq_drain(srv->sq);
     auth_pool_drain(srv->auth);
+    log_if_slow("store and Argon2 completions", t0);
     watchdog_where(srv->watchdog, "libwebsockets service");
 }
 
