@@ -6,7 +6,7 @@ import pytest
 import websocket
 
 import wire
-from wire import Closed, Conn, build_frame, code_name
+from wire import Closed, Conn, build_frame, code_name, pb
 
 
 # ---- closing: Goodbye, then a close frame ---------------------------------------------------
@@ -119,3 +119,244 @@ def test_tcp_ends_when_the_client_never_answers_the_close(server):
     assert wait_tcp_end(c, 15) < 10
     c2 = Conn(server)            # and the server serves on
     assert c2.ping()
+
+
+# ---- positions: every state-changing result carries the range it added ---------------------
+#
+# The rule (docs/PROTOCOL.md, "Updates and positions"): a result carries `pts` and `pts_count`,
+# the request added entries pts-pts_count+1..pts to the caller's log; the connection that
+# asked is not pushed them, every other connection of the account is.
+
+class Follower:
+    """A client that keeps its position by the documented rule and counts the gaps it would
+    have to fill with GetDifference."""
+
+    def __init__(self, pts):
+        self.local = pts
+        self.gaps = 0
+
+    def push(self, u):
+        if u.pts <= self.local:
+            return
+        if u.pts != self.local + 1:
+            self.gaps += 1
+            return
+        self.local = u.pts
+
+    def result(self, pts, count):
+        if count == 0 or pts <= self.local:
+            return
+        if self.local >= pts - count:
+            self.local = pts
+        else:
+            self.gaps += 1
+
+
+class Env:
+    """Account A on three connections: `a` acts; `twin` shares a's session, `other` is A's
+    second session (both must be pushed what a's requests add). B and C are other people."""
+
+
+@pytest.fixture
+def env(server):
+    e = Env()
+    e.server = server
+    e.a = wire.register(server, "acta")
+    e.twin = wire.resume(server, e.a.token)
+    e.other = wire.login(server, e.a.username, e.a.password, device="second")
+    e.b = wire.register(server, "actb")
+    e.c = wire.register(server, "actc")
+    e.chat = e.a.open_chat(e.b.username)
+    e.group = e.a.call("create_group", title="crew",
+                       usernames=[e.b.username, e.c.username]).chat
+    e.a.call("set_role", chat_id=e.group.id, user_id=e.b.user.id, role=pb.ADMIN)
+    e.msg = e.b.send(e.chat.id, "hello a").message
+    e.mine = e.a.send(e.chat.id, "mine").message
+    return e
+
+
+def kinds(ups):
+    return [(u.pts, u.WhichOneof("kind")) for u in ups]
+
+
+def acted(e, request, count, **fields):
+    """Makes `a` send the request; checks the result's range against the log (GetDifference),
+    the pushes to A's other connections and the acting connection, and a Follower. Returns
+    (result, the entries from the difference)."""
+    a = e.a
+    p0 = a.call("get_state").pts
+    for c in (e.twin, e.other, a):
+        c.drain(0)
+        c.updates.clear()
+    f = Follower(p0)
+    r = a.call(request, **fields)
+    assert (r.pts, r.pts_count) == ((p0 + count, count) if count else (0, 0)), \
+        f"{request}: expected {count} entries after {p0}, result says {r.pts_count} ending at {r.pts}"
+    ups, end, _ = a.difference(p0)
+    assert [u.pts for u in ups] == list(range(p0 + 1, p0 + count + 1)) and end == p0 + count, \
+        f"{request}: the log holds {kinds(ups)} after {p0}"
+    for c in (e.twin, e.other):
+        if count:
+            deadline = time.monotonic() + 5
+            while not any(u.pts == p0 + count for u in c.updates):
+                assert time.monotonic() < deadline, f"{request}: not pushed to another connection"
+                c.pump(0.2)
+        c.drain(0)
+        assert kinds(u for u in c.updates if u.pts > p0) == kinds(ups), request
+    a.drain(0)
+    assert not [u for u in a.updates if u.pts > p0], \
+        f"{request}: the acting connection was pushed its own entries"
+    f.result(r.pts, r.pts_count)
+    assert f.gaps == 0 and f.local == p0 + count
+    if hasattr(r, "updates"):
+        assert kinds(r.updates) == kinds(ups), f"{request}: result updates differ from the log"
+    return r, ups
+
+
+def test_send_message(env):
+    r, ups = acted(env, "send_message", 1, chat_id=env.chat.id, text="one", random_id=4242)
+    assert ups[0].new_message.id == r.message.id
+    # the same random_id again stores nothing: the range is the first send's entry
+    again = env.a.call("send_message", chat_id=env.chat.id, text="one", random_id=4242)
+    assert (again.message.id, again.pts, again.pts_count) == (r.message.id, r.pts, 1)
+
+
+def test_edit_message(env):
+    r, ups = acted(env, "edit_message", 1, chat_id=env.chat.id, id=env.mine.id, text="edited")
+    assert ups[0].edit_message.text == "edited"
+
+
+@pytest.mark.parametrize("for_everyone,kind", [(True, "delete_messages"),
+                                               (False, "hide_messages")])
+def test_delete_messages(env, for_everyone, kind):
+    r, ups = acted(env, "delete_messages", 1, chat_id=env.chat.id, ids=[env.mine.id],
+                   for_everyone=for_everyone)
+    assert list(r.deleted) == [env.mine.id] and ups[0].WhichOneof("kind") == kind
+    acted(env, "delete_messages", 0, chat_id=env.chat.id, ids=[999999], for_everyone=True)
+
+
+def test_read_history(env):
+    r, ups = acted(env, "read_history", 1, chat_id=env.chat.id, max_id=env.msg.id)
+    assert ups[0].read.max_id == env.msg.id
+    acted(env, "read_history", 0, chat_id=env.chat.id, max_id=env.msg.id)   # no move
+
+
+def test_open_private_chat(env):
+    d = wire.register(env.server, "actd")
+    r, ups = acted(env, "open_private_chat", 1, username=d.username)
+    assert ups[0].chat.id == r.chat.id
+    acted(env, "open_private_chat", 0, username=d.username)                 # exists
+
+
+def service(ups):
+    return [pb.ServiceAction.Name(u.new_message.service_action) for u in ups
+            if u.WhichOneof("kind") == "new_message"]
+
+
+def test_create_group(env):
+    r, ups = acted(env, "create_group", 2, title="fresh", usernames=[env.b.username])
+    assert [u.WhichOneof("kind") for u in r.updates] == ["chat", "new_message"]
+    assert service(r.updates) == ["GROUP_CREATED"] and r.updates[0].chat.id == r.chat.id
+
+
+def test_rename_chat(env):
+    r, ups = acted(env, "rename_chat", 2, chat_id=env.group.id, title="renamed")
+    assert service(r.updates) == ["TITLE_CHANGED"] and r.chat.title == "renamed"
+    acted(env, "rename_chat", 0, chat_id=env.group.id, title="renamed")      # same title
+
+
+def test_add_members(env):
+    d = wire.register(env.server, "actd")
+    r, ups = acted(env, "add_members", 2, chat_id=env.group.id, usernames=[d.username])
+    assert service(r.updates) == ["MEMBERS_ADDED"]
+
+
+def test_remove_members(env):
+    """One chat change and one service message per removed member."""
+    r, ups = acted(env, "remove_members", 3, chat_id=env.group.id,
+                   usernames=[env.b.username, env.c.username])
+    assert service(r.updates) == ["MEMBER_REMOVED", "MEMBER_REMOVED"]
+
+
+def test_set_role(env):
+    """The chat change goes to the promoted member only; the actor logs the service message."""
+    r, ups = acted(env, "set_role", 1, chat_id=env.group.id, user_id=env.c.user.id,
+                   role=pb.ADMIN)
+    assert service(r.updates) == ["ROLE_CHANGED"]
+
+
+def test_set_auto_delete(env):
+    r, ups = acted(env, "set_auto_delete", 2, chat_id=env.group.id, seconds=3600)
+    assert service(r.updates) == ["AUTODELETE_CHANGED"] and r.chat.auto_delete == 3600
+
+
+def test_leave_chat(env):
+    """The creator leaves: the chat is gone for A (one entry); the hand-over is B's news."""
+    r, ups = acted(env, "leave_chat", 1, chat_id=env.group.id)
+    assert not r.HasField("chat")
+    assert [u.WhichOneof("kind") for u in r.updates] == ["chat_removed"]
+    assert r.updates[0].chat_removed.chat_id == env.group.id
+
+
+def test_terminate_session(env):
+    third = wire.login(env.server, env.a.username, env.a.password, device="third")
+    r, ups = acted(env, "terminate_session", 1, session_id=third.session_id)
+    assert list(r.terminated) == [third.session_id]
+    assert ups[0].session_ended.id == third.session_id
+
+
+def test_terminate_other_sessions(env):
+    """One entry per ended session; `other` is among them, so only the twin is checked for
+    pushes here."""
+    third = wire.login(env.server, env.a.username, env.a.password, device="third")
+    a = env.a
+    p0 = a.call("get_state").pts
+    r = a.call("terminate_session", others=True)
+    assert sorted(r.terminated) == sorted([env.other.session_id, third.session_id])
+    assert (r.pts, r.pts_count) == (p0 + 2, 2)
+    ups, end, _ = a.difference(p0)
+    assert [u.pts for u in ups] == [p0 + 1, p0 + 2]
+    env.twin.wait_update("session_ended", lambda s: s.id == env.other.session_id)
+    env.twin.wait_update("session_ended", lambda s: s.id == third.session_id)
+    a.drain(0)
+    assert not a.find_updates("session_ended")
+
+
+def test_a_client_following_the_rule_never_sees_a_gap(env):
+    """Requests of every kind mixed with pushes from others: a Follower fed the acting
+    connection's results and pushes stays gap-free and ends at the server's position."""
+    a, b = env.a, env.b
+    f = Follower(a.call("get_state").pts)
+    a.drain(0)
+    a.updates.clear()
+
+    def res(r):
+        for u in a.updates:
+            f.push(u)
+        a.updates.clear()
+        f.result(r.pts, r.pts_count)
+
+    def pushed(text):            # waits, leaving the update in a.updates for res()
+        deadline = time.monotonic() + 5
+        while not any(u.WhichOneof("kind") == "new_message" and u.new_message.text == text
+                      for u in a.updates):
+            assert time.monotonic() < deadline, f"{text!r} was not pushed"
+            a.pump(0.2)
+
+    g = a.call("create_group", title="mix", usernames=[b.username])
+    res(g)
+    b.send(g.chat.id, "from b")
+    pushed("from b")
+    res(a.call("rename_chat", chat_id=g.chat.id, title="mix 2"))
+    res(a.send(g.chat.id, "from a"))
+    res(a.call("set_auto_delete", chat_id=g.chat.id, seconds=60))
+    b.send(env.chat.id, "private")
+    pushed("private")
+    res(a.call("remove_members", chat_id=g.chat.id, usernames=[b.username]))
+    res(a.call("read_history", chat_id=env.chat.id))
+    res(a.call("leave_chat", chat_id=g.chat.id))
+    a.drain(0)
+    for u in a.updates:
+        f.push(u)
+    assert f.gaps == 0
+    assert f.local == a.call("get_state").pts
