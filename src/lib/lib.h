@@ -207,7 +207,7 @@ int pl_check_not_in_service(parley_client *c, parley_error *err);
 
 void pl_sync_on_update(parley_client *c, const Parley__Update *u);
 void pl_sync_fetch_difference(parley_client *c);
-void pl_sync_on_result_pts(parley_client *c, uint64_t pts);
+void pl_sync_on_result(parley_client *c, uint64_t pts, uint32_t count);
 void pl_sync_on_authed(parley_client *c);
 /* Writes the safe position to the profile if it moved. */
 void pl_sync_save(parley_client *c);

@@ -360,3 +360,33 @@ def test_a_client_following_the_rule_never_sees_a_gap(env):
         f.push(u)
     assert f.gaps == 0
     assert f.local == a.call("get_state").pts
+
+
+def test_cli_device_is_not_handed_back_its_own_changes(cli, server):
+    """libparley applies each result's range: a profile that made group changes (two or more
+    entries each), left a group and ended a session receives none of them back as updates,
+    only what others did, and its saved position is the server's."""
+    pw = "pw-proto-cli"
+    a, b, c = wire.uname("clpa"), wire.uname("clpb"), wire.uname("clpc")
+    for name, who in (("a", a), ("b", b), ("c", c)):
+        cli.ok(name, "register", who, password=pw)
+    cli.ok("a2", "login", a, password=pw)
+    cli.ok("b", "send", "@" + a, "hi")           # the private chat exists from here on
+    cli.ok("a", "receive")                       # this device's position: now
+    gid = str(cli.ok("a", "group", "create", "own changes", "@" + b).json[0]["chat"])
+    cli.ok("a", "group", "rename", gid, "still mine")
+    cli.ok("a", "group", "add", gid, "@" + c)
+    cli.ok("a", "group", "remove", gid, "@" + b, "@" + c)
+    cli.ok("a", "chat", "autodelete", gid, "1h")
+    # (a difference leaves out what concerns a chat the account has left: leave another one)
+    left = str(cli.ok("a", "group", "create", "left", "@" + b).json[0]["chat"])
+    cli.ok("a", "group", "leave", left)
+    a2_session = [s for s in cli.ok("a", "sessions").json if not s.get("current")][0]["id"]
+    cli.ok("a", "sessions", "terminate", str(a2_session))
+    sent = cli.ok("b", "send", "@" + a, "from b").json[-1]
+    got = cli.ok("a", "receive").json
+    assert [(o["type"], o.get("id")) for o in got] == [("message", sent["id"])], got
+    raw = wire.login(server, a, pw, device="raw")
+    state = raw.call("get_state").pts
+    assert cli.ok("a", "receive").json == []
+    assert raw.call("get_state").pts == state
