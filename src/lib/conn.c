@@ -426,8 +426,10 @@ static void resume_done(parley_client *c, pl_call *call, const Parley__Response 
     if (err && !resp)
         return;                       /* the connection went away; already handled */
     if (err) {
-        if (err->code == PARLEY_E_SESSION_TERMINATED || err->code == PARLEY_E_INVALID_CREDENTIALS) {
-            /* The token is dead for good: forget it, keep the connection for a new login. */
+        if (err->code == PARLEY_E_SESSION_TERMINATED) {
+            /* The server's one answer for a token that names no live session (ended, or
+             * never issued: it keeps only hashes of live tokens and cannot tell): the token
+             * is dead for good. Forget it, keep the connection for a new login. */
             pl_forget_session(c);
             c->state = CONN_OPEN;
             free_frames(&c->held_head, &c->held_tail);

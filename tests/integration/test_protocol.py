@@ -1,5 +1,9 @@
 """The protocol as docs/PROTOCOL.md states it, checked against the real server: how the
-server ends a connection (Goodbye, then a WebSocket close frame with a status code)."""
+server ends a connection (Goodbye, then a WebSocket close frame with a status code), the
+range of positions every state-changing result carries, and Resume's one answer for a dead
+token (with what the CLI does about it)."""
+import secrets
+import sqlite3
 import time
 
 import pytest
@@ -390,3 +394,67 @@ def test_cli_device_is_not_handed_back_its_own_changes(cli, server):
     state = raw.call("get_state").pts
     assert cli.ok("a", "receive").json == []
     assert raw.call("get_state").pts == state
+
+
+# ---- Resume: one answer for every token that names no live session --------------------------
+#
+# The server keeps only SHA-256 hashes of live tokens; ending a session deletes its row, so
+# "never issued" and "ended" cannot be told apart. Both answer SESSION_TERMINATED (the
+# connection stays, unauthenticated, for a Login); INVALID_CREDENTIALS is Login's answer.
+
+def resume_error(server, token):
+    c = Conn(server)
+    code = c.error("resume", token=token)
+    assert c.error("get_chats") == "NOT_AUTHENTICATED"
+    return code, c
+
+
+def test_resume_never_issued_token(server):
+    code, c = resume_error(server, secrets.token_bytes(32))
+    assert code == "SESSION_TERMINATED"
+    a = wire.register(server, "resnew")           # the same connection can still log in
+    c.login(a.username, a.password)
+    assert c.call("get_state").pts >= 0
+
+
+def test_resume_terminated_logged_out_and_wrong_length_tokens(server):
+    a = wire.register(server, "resend")
+    ended = wire.login(server, a.username, a.password, device="ended")
+    out = wire.login(server, a.username, a.password, device="out")
+    a.call("terminate_session", session_id=ended.session_id)
+    out.call("logout")
+    assert resume_error(server, ended.token)[0] == "SESSION_TERMINATED"
+    assert resume_error(server, out.token)[0] == "SESSION_TERMINATED"
+    # not a token at all: a malformed request
+    for bad in (b"", ended.token[:31], ended.token + b"\0"):
+        assert resume_error(server, bad)[0] == "BAD_REQUEST"
+    # Login's wrong password is the one INVALID_CREDENTIALS
+    assert Conn(server).error("login", username=a.username, password="wrong password",
+                              device="x") == "INVALID_CREDENTIALS"
+
+
+def profile_token(cli, profile, token):
+    db = sqlite3.connect(cli.profile(profile) / "profile.db")
+    with db:
+        db.execute("UPDATE kv SET value = ? WHERE key = 'session_token'", (token,))
+    db.close()
+
+
+@pytest.mark.parametrize("how", ["never_issued", "terminated"])
+def test_cli_forgets_a_dead_token_and_asks_for_login(cli, how):
+    pw = "pw-proto-resume"
+    a = wire.uname("clres")
+    cli.ok("dev", "register", a, password=pw)
+    if how == "never_issued":
+        profile_token(cli, "dev", secrets.token_bytes(32))
+    else:
+        cli.ok("other", "login", a, password=pw)
+        dev = cli.ok("dev", "whoami").json[0]["session"]
+        cli.ok("other", "sessions", "terminate", str(dev))
+    r = cli.run("dev", "chats")
+    assert r.rc == 1 and r.err_json()["code"] == "SESSION_TERMINATED"
+    assert "parley login" in r.err_json()["message"]
+    r = cli.run("dev", "chats")                  # the token is forgotten
+    assert r.rc == 1 and r.err_json()["code"] == "NO_SESSION"
+    assert cli.ok("dev", "login", a, password=pw).json[-1]["username"] == a
+    cli.ok("dev", "chats")

@@ -240,6 +240,28 @@ test("sessions: listed, terminated from the browser; logout ends the session on 
   await A2.ctx.close();
 });
 
+test("a dead session cookie (never issued, or ended while the page was away) leads to the login with a reason", async () => {
+  const a = uname("dead");
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  await ctx.addCookies([{ name: "parley_session", value: "ab".repeat(32), url: server.url,
+    httpOnly: true, secure: true, sameSite: "Strict" }]);
+  const p1 = await ctx.newPage();
+  await p1.goto(server.url + "/");
+  await p1.getByText("Your session has ended. Log in again.").waitFor();
+  p1.server = server;
+  await register(p1, a, PW);
+  await p1.close();
+  // While no page is open, the browser's session is ended from the CLI.
+  await cli(server, "dead-cli", ["login", a], PW);
+  const web = (await cli(server, "dead-cli", ["sessions"])).find((x) => !x.current);
+  await cli(server, "dead-cli", ["sessions", "terminate", String(web.id)]);
+  const p2 = await ctx.newPage();
+  await p2.goto(server.url + "/");
+  await p2.getByText("Your session has ended. Log in again.").waitFor();
+  await p2.getByRole("button", { name: "Log in" }).waitFor();
+  await ctx.close();
+});
+
 test("the cookie is HttpOnly, Secure, SameSite=Strict and invisible to page script", async () => {
   const a = uname("coo");
   const A = await person(browser, server);
