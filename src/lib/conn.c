@@ -707,8 +707,8 @@ static int on_receive(parley_client *c, struct lws *wsi, const unsigned char *in
     if (c->rx_len == 0 && final) {
         dispatch(c, in, len);              /* the common case: no copy */
     } else {
-        if (c->rx_len + len > PL_MAX_FRAME) {
-            protocol_fail(c, "a frame over 64 KiB");
+        if (c->rx_len + len > PL_MAX_RX_FRAME) {
+            protocol_fail(c, "a frame over 16 MiB");
             return -1;
         }
         if (c->rx_len + len > c->rx_cap) {

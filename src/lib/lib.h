@@ -32,7 +32,11 @@
 #include "profile.h"
 #include "sync.h"
 
-#define PL_MAX_FRAME 65536           /* protocol limit for one frame, both directions */
+#define PL_MAX_FRAME 65536           /* protocol limit for one client frame (server: max_frame) */
+/* Server frames are not held to 64 KiB: a history page (200 messages of up to 4096
+ * characters) or a difference page can be a few MiB (docs/PROTOCOL.md). The bound only
+ * keeps a broken server from exhausting memory. */
+#define PL_MAX_RX_FRAME (16u << 20)
 #define PL_PROTOCOL_VERSION 1
 #define PL_DEFAULT_TIMEOUT_MS 15000
 

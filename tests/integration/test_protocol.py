@@ -458,3 +458,24 @@ def test_cli_forgets_a_dead_token_and_asks_for_login(cli, how):
     assert r.rc == 1 and r.err_json()["code"] == "NO_SESSION"
     assert cli.ok("dev", "login", a, password=pw).json[-1]["username"] == a
     cli.ok("dev", "chats")
+
+
+# ---- frame sizes ---------------------------------------------------------------------------
+
+def test_cli_reads_server_frames_over_64_kib(cli, server):
+    """Client frames are limited to 64 KiB, server frames are not: a history page or a
+    difference of long messages is larger, and libparley must take it (it refused anything
+    over 64 KiB, and such a device could never catch up)."""
+    pw = "pw-proto-big"
+    a, b = wire.uname("bigfa"), wire.uname("bigfb")
+    cli.ok("b", "register", b, password=pw)
+    cli.ok("a", "register", a, password=pw)
+    raw = wire.login(server, a, pw, device="raw")
+    chat = raw.open_chat(b)
+    texts = ["é" * 4000 + f" {i}" for i in range(40)]     # 8 KB each: 320 KB in all
+    raw.send_many(chat.id, texts)
+    page = raw.call("get_history", chat_id=chat.id, limit=40)
+    assert page.ByteSize() > 64 * 1024
+    got = [m["text"] for m in cli.ok("a", "receive").json if m["type"] == "message"]
+    assert got == texts
+    assert [m["text"] for m in cli.ok("b", "history", "@" + a, "--limit", "40").json] == texts
