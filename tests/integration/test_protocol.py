@@ -479,3 +479,24 @@ def test_cli_reads_server_frames_over_64_kib(cli, server):
     got = [m["text"] for m in cli.ok("a", "receive").json if m["type"] == "message"]
     assert got == texts
     assert [m["text"] for m in cli.ok("b", "history", "@" + a, "--limit", "40").json] == texts
+
+
+def test_history_and_difference_limits(server):
+    """GetHistory: limit 0 means 50, 200 is the most, 201 is refused; GetDifference: 0 means
+    500, 1000 is the most, 1001 is refused."""
+    a = wire.register(server, "lim")
+    b = wire.register(server, "limb")
+    chat = a.open_chat(b.username)
+    since = a.call("get_state").pts
+    sent = a.send_many(chat.id, [f"m{i}" for i in range(510)])
+    ids = sorted(r.message.id for r in sent)
+    page = a.call("get_history", chat_id=chat.id, limit=0).messages
+    assert [m.id for m in page] == ids[-50:]                    # newest 50, oldest first
+    assert [m.id for m in a.history(chat.id, limit=200)] == ids[-200:]
+    assert [m.id for m in a.history(chat.id, limit=3, before_id=ids[10])] == ids[7:10]
+    assert a.error("get_history", chat_id=chat.id, limit=201) == "BAD_REQUEST"
+    d = a.call("get_difference", since_pts=since, limit=0)
+    assert len(d.updates) == 500 and d.more and d.pts == since + 500
+    d = a.call("get_difference", since_pts=since, limit=1000)
+    assert len(d.updates) == 510 and not d.more
+    assert a.error("get_difference", since_pts=since, limit=1001) == "BAD_REQUEST"
