@@ -62,8 +62,10 @@ int cli_fail(cli_ctx *ctx, const parley_error *err, const char *subject)
         snprintf(msg, sizeof msg, "not logged in: run `parley login USERNAME`");
         break;
     case PARLEY_E_SESSION_TERMINATED:
-        snprintf(msg, sizeof msg, "this device's session was terminated: run "
-                 "`parley login USERNAME`");
+        /* Ended here or on another device, or a token the server does not know (it cannot
+         * tell these apart): the profile has forgotten it either way. */
+        snprintf(msg, sizeof msg, "this device's session was terminated (or is unknown to the "
+                 "server): run `parley login USERNAME`");
         break;
     case PARLEY_E_TLS_UNTRUSTED:
         snprintf(msg, sizeof msg, "server certificate not trusted (SHA-256 fingerprint %s); "

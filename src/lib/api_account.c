@@ -222,6 +222,8 @@ int parley_sessions_terminate(parley_client *c, int64_t session_id, int64_t **te
         return rc;
     const Parley__TerminateResult *t =
         r.r->result_case == PARLEY__RESPONSE__RESULT_TERMINATED ? r.r->terminated : NULL;
+    if (t)      /* one session_ended entry per ended session, not pushed to this connection */
+        pl_sync_on_result(c, t->pts, t->pts_count);
     size_t count = t ? t->n_terminated : 0;
     if (terminated && count) {
         *terminated = malloc(count * sizeof(int64_t));

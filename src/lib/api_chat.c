@@ -1,7 +1,8 @@
 /*
  * api_chat.c: chats and groups: resolving "@name" to a private chat, listing chats, and
- * the group calls. Results that carry an update position (ChatResult.pts) move this
- * client's position when contiguous, so its own changes are not fetched back as updates.
+ * the group calls. A ChatResult carries the positions its request added to the account's
+ * log (pts, pts_count), which this connection is not pushed: the client's position moves
+ * over them, so its own changes are not fetched back as updates.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,12 +21,13 @@ static int unexpected(parley_client *c, pl_resp *r, parley_error *err)
     return pl_err(err, PARLEY_E_PROTOCOL, "unexpected answer from %s", c->url);
 }
 
-/* Takes the chat of a Chat or ChatResult answer (out may be NULL) and frees r. */
+/* Takes the chat of a Chat or ChatResult answer (out may be NULL; LeaveChat's ChatResult has
+ * no chat) and frees r. */
 static int take_chat(parley_client *c, pl_resp *r, parley_chat **out, parley_error *err)
 {
     const Parley__Chat *chat = NULL;
     if (r->r->result_case == PARLEY__RESPONSE__RESULT_CHAT_RESULT && r->r->chat_result) {
-        pl_sync_on_result_pts(c, r->r->chat_result->pts);
+        pl_sync_on_result(c, r->r->chat_result->pts, r->r->chat_result->pts_count);
         chat = r->r->chat_result->chat;
     } else if (r->r->result_case == PARLEY__RESPONSE__RESULT_CHAT) {
         chat = r->r->chat;

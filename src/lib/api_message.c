@@ -58,11 +58,12 @@ static void build_send(Parley__SendMessageRequest *req, Parley__ClientFrame *f, 
     f->send_message = req;
 }
 
-/* A SendResult/EditResult message: moves the position and copies the message out. */
+/* A SendResult/EditResult message: moves the position over the request's entries and copies
+ * the message out. */
 static int take_message(parley_client *c, const Parley__Message *m, uint64_t pts,
-                        parley_message **out, parley_error *err)
+                        uint32_t pts_count, parley_message **out, parley_error *err)
 {
-    pl_sync_on_result_pts(c, pts);
+    pl_sync_on_result(c, pts, pts_count);
     if (!out)
         return 0;
     if (!m)
@@ -90,7 +91,7 @@ int parley_send(parley_client *c, int64_t chat_id, const char *text,
         return rc;
     if (r.r->result_case != PARLEY__RESPONSE__RESULT_SENT || !r.r->sent)
         return unexpected(c, &r, err);
-    rc = take_message(c, r.r->sent->message, r.r->sent->pts, out, err);
+    rc = take_message(c, r.r->sent->message, r.r->sent->pts, r.r->sent->pts_count, out, err);
     pl_resp_free(&r);
     return rc;
 }
@@ -114,7 +115,7 @@ static void send_done(parley_client *c, pl_call *call, const Parley__Response *r
                !resp->sent->message) {
         code = -PARLEY_E_PROTOCOL;
     } else {
-        pl_sync_on_result_pts(c, resp->sent->pts);
+        pl_sync_on_result(c, resp->sent->pts, resp->sent->pts_count);
         if (pl_conv_message(resp->sent->message, &m) == 0)
             have = 1;
         else
@@ -175,7 +176,8 @@ int parley_edit(parley_client *c, int64_t chat_id, int64_t id, const char *text,
         return rc;
     if (r.r->result_case != PARLEY__RESPONSE__RESULT_EDITED || !r.r->edited)
         return unexpected(c, &r, err);
-    rc = take_message(c, r.r->edited->message, r.r->edited->pts, out, err);
+    rc = take_message(c, r.r->edited->message, r.r->edited->pts, r.r->edited->pts_count, out,
+                      err);
     pl_resp_free(&r);
     return rc;
 }
@@ -204,7 +206,7 @@ int parley_delete(parley_client *c, int64_t chat_id, const int64_t *ids, size_t 
         return rc;
     if (r.r->result_case != PARLEY__RESPONSE__RESULT_DELETED || !r.r->deleted)
         return unexpected(c, &r, err);
-    pl_sync_on_result_pts(c, r.r->deleted->pts);
+    pl_sync_on_result(c, r.r->deleted->pts, r.r->deleted->pts_count);
     pl_resp_free(&r);
     return 0;
 }
@@ -225,7 +227,7 @@ int parley_read(parley_client *c, int64_t chat_id, int64_t max_id, parley_error 
         return rc;
     if (r.r->result_case != PARLEY__RESPONSE__RESULT_READ || !r.r->read)
         return unexpected(c, &r, err);
-    pl_sync_on_result_pts(c, r.r->read->pts);
+    pl_sync_on_result(c, r.r->read->pts, r.r->read->pts_count);
     pl_resp_free(&r);
     return 0;
 }

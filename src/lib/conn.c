@@ -426,8 +426,10 @@ static void resume_done(parley_client *c, pl_call *call, const Parley__Response 
     if (err && !resp)
         return;                       /* the connection went away; already handled */
     if (err) {
-        if (err->code == PARLEY_E_SESSION_TERMINATED || err->code == PARLEY_E_INVALID_CREDENTIALS) {
-            /* The token is dead for good: forget it, keep the connection for a new login. */
+        if (err->code == PARLEY_E_SESSION_TERMINATED) {
+            /* The server's one answer for a token that names no live session (ended, or
+             * never issued: it keeps only hashes of live tokens and cannot tell): the token
+             * is dead for good. Forget it, keep the connection for a new login. */
             pl_forget_session(c);
             c->state = CONN_OPEN;
             free_frames(&c->held_head, &c->held_tail);
@@ -705,8 +707,8 @@ static int on_receive(parley_client *c, struct lws *wsi, const unsigned char *in
     if (c->rx_len == 0 && final) {
         dispatch(c, in, len);              /* the common case: no copy */
     } else {
-        if (c->rx_len + len > PL_MAX_FRAME) {
-            protocol_fail(c, "a frame over 64 KiB");
+        if (c->rx_len + len > PL_MAX_RX_FRAME) {
+            protocol_fail(c, "a frame over 16 MiB");
             return -1;
         }
         if (c->rx_len + len > c->rx_cap) {

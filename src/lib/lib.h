@@ -32,7 +32,11 @@
 #include "profile.h"
 #include "sync.h"
 
-#define PL_MAX_FRAME 65536           /* protocol limit for one frame, both directions */
+#define PL_MAX_FRAME 65536           /* protocol limit for one client frame (server: max_frame) */
+/* Server frames are not held to 64 KiB: a history page (200 messages of up to 4096
+ * characters) or a difference page can be a few MiB (docs/PROTOCOL.md). The bound only
+ * keeps a broken server from exhausting memory. */
+#define PL_MAX_RX_FRAME (16u << 20)
 #define PL_PROTOCOL_VERSION 1
 #define PL_DEFAULT_TIMEOUT_MS 15000
 
@@ -207,7 +211,7 @@ int pl_check_not_in_service(parley_client *c, parley_error *err);
 
 void pl_sync_on_update(parley_client *c, const Parley__Update *u);
 void pl_sync_fetch_difference(parley_client *c);
-void pl_sync_on_result_pts(parley_client *c, uint64_t pts);
+void pl_sync_on_result(parley_client *c, uint64_t pts, uint32_t count);
 void pl_sync_on_authed(parley_client *c);
 /* Writes the safe position to the profile if it moved. */
 void pl_sync_save(parley_client *c);

@@ -6,6 +6,7 @@
  * bookkeeping (sync.h, unit-tested); the second half talks to the connection.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,7 +17,7 @@
 static int own_find(const pl_sync *s, uint64_t pts)
 {
     for (size_t i = 0; i < s->n_own; i++)
-        if (s->own[i] == pts)
+        if (s->own[i].lo <= pts && pts <= s->own[i].hi)
             return (int)i;
     return -1;
 }
@@ -27,21 +28,53 @@ static void own_remove_at(pl_sync *s, size_t i)
     s->own_changes++;
 }
 
-/* After the position moved: forget own entries it passed, and pass the own entries that
- * now follow it directly (nobody will send those to this client again). */
+/* After the position moved: forget own ranges it passed, and pass the own ranges that now
+ * follow it directly or that it reached into (nobody will send those to this client again). */
 static void own_settle(pl_sync *s)
 {
+    int moved;
+    do {
+        moved = 0;
+        for (size_t i = 0; i < s->n_own;) {
+            if (s->own[i].hi <= s->pts) {
+                own_remove_at(s, i);
+            } else if (s->own[i].lo <= s->pts + 1) {
+                s->pts = s->own[i].hi;
+                own_remove_at(s, i);
+                moved = 1;
+            } else {
+                i++;
+            }
+        }
+    } while (moved);
+}
+
+/* Adds lo..hi to `own`, merged with the ranges it touches. */
+static void own_add(pl_sync *s, uint64_t lo, uint64_t hi)
+{
     for (size_t i = 0; i < s->n_own;) {
-        if (s->own[i] <= s->pts)
+        if (s->own[i].lo <= hi + 1 && lo <= s->own[i].hi + 1) {
+            if (s->own[i].lo < lo)
+                lo = s->own[i].lo;
+            if (s->own[i].hi > hi)
+                hi = s->own[i].hi;
             own_remove_at(s, i);
-        else
+        } else {
             i++;
+        }
     }
-    int i;
-    while ((i = own_find(s, s->pts + 1)) >= 0) {
-        s->pts++;
-        own_remove_at(s, (size_t)i);
+    if (s->n_own == PL_OWN_MAX) {
+        /* Full: give up the lowest range (its entries will show up as ordinary updates). */
+        size_t low = 0;
+        for (size_t i = 1; i < s->n_own; i++)
+            if (s->own[i].lo < s->own[low].lo)
+                low = i;
+        if (s->own[low].lo > lo)
+            return;
+        own_remove_at(s, low);
     }
+    s->own[s->n_own++] = (pl_own_range){lo, hi};
+    s->own_changes++;
 }
 
 pl_sync_verdict pl_sync_push(pl_sync *s, uint64_t pts)
@@ -78,27 +111,18 @@ int pl_sync_diff_end(pl_sync *s, uint64_t page_pts, int more)
     return again;
 }
 
-void pl_sync_result(pl_sync *s, uint64_t pts)
+int pl_sync_result(pl_sync *s, uint64_t pts, uint32_t count)
 {
-    if (pts <= s->pts || own_find(s, pts) >= 0)
-        return;
-    if (pts == s->pts + 1) {
+    if (count == 0 || pts <= s->pts)
+        return 0;
+    uint64_t lo = count > pts ? 1 : pts - count + 1;
+    if (lo <= s->pts + 1) {
         s->pts = pts;
         own_settle(s);
-        return;
+        return 0;
     }
-    if (s->n_own == PL_OWN_MAX) {
-        /* Full: give up the lowest entry (it will show up as an ordinary update). */
-        size_t lo = 0;
-        for (size_t i = 1; i < s->n_own; i++)
-            if (s->own[i] < s->own[lo])
-                lo = i;
-        if (s->own[lo] > pts)
-            return;
-        own_remove_at(s, lo);
-    }
-    s->own[s->n_own++] = pts;
-    s->own_changes++;
+    own_add(s, lo, pts);
+    return 1;
 }
 
 void pl_sync_own_format(const pl_sync *s, char *buf, size_t len)
@@ -106,8 +130,12 @@ void pl_sync_own_format(const pl_sync *s, char *buf, size_t len)
     size_t off = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < s->n_own && off < len; i++) {
-        int n = snprintf(buf + off, len - off, i ? " %llu" : "%llu",
-                         (unsigned long long)s->own[i]);
+        const pl_own_range *r = &s->own[i];
+        int n = r->lo == r->hi
+                    ? snprintf(buf + off, len - off, i ? " %llu" : "%llu",
+                               (unsigned long long)r->hi)
+                    : snprintf(buf + off, len - off, i ? " %llu-%llu" : "%llu-%llu",
+                               (unsigned long long)r->lo, (unsigned long long)r->hi);
         if (n < 0 || (size_t)n >= len - off) {
             buf[off] = '\0';     /* cut at a whole entry: a dropped one only shows again */
             break;
@@ -116,17 +144,33 @@ void pl_sync_own_format(const pl_sync *s, char *buf, size_t len)
     }
 }
 
+/* One decimal number at *p; 0 if there is none or it does not fit. */
+static int parse_u64(const char **p, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(*p, &end, 10);
+    if (end == *p || errno || **p == '-')
+        return 0;
+    *v = x;
+    *p = end;
+    return 1;
+}
+
 void pl_sync_own_parse(pl_sync *s, const char *text)
 {
     const char *p = text;
     while (p && *p) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p || errno)
+        uint64_t lo, hi;
+        if (!parse_u64(&p, &lo))
             break;                  /* not ours or damaged: forget the rest */
-        pl_sync_result(s, (uint64_t)v);
-        p = end;
+        hi = lo;
+        if (*p == '-') {
+            p++;
+            if (!parse_u64(&p, &hi) || hi < lo || hi - lo >= UINT32_MAX)
+                break;
+        }
+        pl_sync_result(s, hi, (uint32_t)(hi - lo + 1));
         while (*p == ' ')
             p++;
     }
@@ -260,9 +304,16 @@ void pl_sync_fetch_difference(parley_client *c)
         c->sync.diff_in_flight = 0;   /* pl_rpc_start freed the call */
 }
 
-void pl_sync_on_result_pts(parley_client *c, uint64_t pts)
+void pl_sync_on_result(parley_client *c, uint64_t pts, uint32_t count)
 {
-    pl_sync_result(&c->sync, pts);
+    if (!pl_sync_result(&c->sync, pts, count) || !c->sync.want)
+        return;
+    /* Entries before this request's are missing: fetch them (this request's own entries
+     * come back in the difference and are passed as own). */
+    if (c->sync.diff_in_flight)
+        c->sync.diff_again = 1;
+    else
+        pl_sync_fetch_difference(c);
 }
 
 void pl_sync_on_authed(parley_client *c)

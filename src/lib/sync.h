@@ -7,11 +7,12 @@
  * this client's own request (its result carried that pts). The queue holds delivered updates
  * that parley_next_update has not returned yet; the queue owns them.
  *
- * `own` holds positions of this client's own actions whose result arrived while earlier
- * updates were still missing (pts > local+1). When the gap fills, the position passes them
- * silently: the program made those changes itself and already has their results. The set
- * is bounded; if it overflows, the lowest entry is dropped and that action merely comes
- * back as an ordinary update (never lost).
+ * A result of this client's own request carries the range of positions the request added
+ * (pts - pts_count + 1 .. pts; the connection is not pushed them). `own` holds such ranges
+ * whose result arrived while earlier updates were still missing. When the gap fills, the
+ * position passes them silently: the program made those changes itself and already has
+ * their results. The set is bounded; if it overflows, the lowest range is dropped and those
+ * entries merely come back as ordinary updates (never lost).
  */
 #ifndef PARLEY_SYNC_H
 #define PARLEY_SYNC_H
@@ -27,9 +28,13 @@ typedef struct pl_qnode {
 
 #define PL_OWN_MAX 64
 
+typedef struct {
+    uint64_t lo, hi;           /* lo <= hi */
+} pl_own_range;
+
 typedef struct pl_sync {
     uint64_t pts;
-    uint64_t own[PL_OWN_MAX];  /* unordered; all > pts */
+    pl_own_range own[PL_OWN_MAX];  /* unordered, disjoint, not adjacent; all above pts */
     size_t n_own;
     unsigned own_changes;      /* bumped whenever `own` changes (tells when to save it) */
     int want;                /* the program consumes updates (next_update or a callback) */
@@ -52,13 +57,16 @@ int pl_sync_diff_entry(pl_sync *s, uint64_t pts);
 /* End of a Difference page: the position moves to the page's pts if that is ahead. Returns
  * 1 if another page must be fetched (more, or a gap was seen meanwhile). */
 int pl_sync_diff_end(pl_sync *s, uint64_t page_pts, int more);
-/* A result of this client's own request (SendResult.pts...): advances if contiguous,
- * otherwise remembers pts in `own`. */
-void pl_sync_result(pl_sync *s, uint64_t pts);
+/* A result of this client's own request: it added the `count` positions ending at pts
+ * (count 0: none). Advances the position over them if nothing before them is missing;
+ * otherwise remembers them in `own` and returns 1: entries before them are missing, the
+ * caller fetches the difference. */
+int pl_sync_result(pl_sync *s, uint64_t pts, uint32_t count);
 
-/* The own positions as text for the profile ("17 23 40", "" if none; fits
- * PL_OWN_TEXT bytes), and back. Parsing skips malformed or stale (<= pts) entries. */
-#define PL_OWN_TEXT (PL_OWN_MAX * 21 + 1)
+/* The own ranges as text for the profile ("17 23-25 40", "" if none; fits PL_OWN_TEXT
+ * bytes), and back. Parsing skips malformed or stale (<= pts) entries; single numbers are
+ * what versions before ranges saved. */
+#define PL_OWN_TEXT (PL_OWN_MAX * 42 + 1)
 void pl_sync_own_format(const pl_sync *s, char *buf, size_t len);
 void pl_sync_own_parse(pl_sync *s, const char *text);
 

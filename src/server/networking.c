@@ -43,6 +43,11 @@
 /* Bounds on reading the rest of an oversized message before closing. */
 #define DISCARD_MAX (4u << 20)
 #define DISCARD_TIMEOUT_S 10
+/* How long a connection waits for the client's answer to our close frame. */
+#define CLOSE_ACK_TIMEOUT_S 5
+/* lws_write()'s protocol for a close frame: lws keeps LWS_WRITE_CLOSE (4) in a private header
+ * (its public enum skips 4) but handles it like PING and PONG (opcode 8, no extensions). */
+#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
 typedef struct {
     conn *c;
@@ -598,6 +603,27 @@ static void on_receive(conn *c, struct lws *wsi, const void *in, size_t len)
 #define WRITE_BATCH_FRAMES 64
 #define WRITE_BATCH_BYTES (256u << 10)
 
+/* The WebSocket close frame (status c->close_status) after the Goodbye; close_status is 0
+ * from then on. The connection then waits for the client's close frame
+ * (LWS_CALLBACK_WS_PEER_INITIATED_CLOSE), at most CLOSE_ACK_TIMEOUT_S, so that the client
+ * has read everything before the TCP connection goes.
+ *
+ * WHY written by hand instead of lws_close_reason() and returning -1 from WRITEABLE: that
+ * only arms lws's close, which sends the frame at the next WRITEABLE; but Debian's lws
+ * 4.1.6 is built without NDEBUG, and with a libuv loop lws_service_fd_tsi() then closes
+ * every connection a callback asked to close a second time at once (its "uv repeat test"),
+ * which finds the close armed and drops the socket: clients saw 1006, no close frame. */
+static int send_close_frame(conn *c, struct lws *wsi)
+{
+    unsigned char frame[LWS_PRE + 2];
+    frame[LWS_PRE] = (unsigned char)(c->close_status >> 8);
+    frame[LWS_PRE + 1] = (unsigned char)(c->close_status & 0xff);
+    c->close_status = 0;
+    if (lws_write(wsi, frame + LWS_PRE, 2, WS_WRITE_CLOSE) < 2) return -1;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_TIMEOUT_S);
+    return 0;
+}
+
 static int on_writeable(conn *c, struct lws *wsi)
 {
     if (c->write_failed) return -1;
@@ -618,10 +644,9 @@ static int on_writeable(conn *c, struct lws *wsi)
     }
     if (c->out_head) {
         lws_callback_on_writable(wsi);
-    } else if (c->state == CONN_CLOSING && !c->discarding) {
-        /* The Goodbye may still sit in lws's buffer: lws flushes it before closing. */
-        lws_close_reason(wsi, (enum lws_close_status)c->close_status, NULL, 0);
-        return -1;
+    } else if (c->state == CONN_CLOSING && !c->discarding && c->close_status) {
+        /* lws queues the close frame behind any part of the Goodbye it still holds. */
+        return send_close_frame(c, wsi);
     }
     pace_later(c);
     return 0;
@@ -673,6 +698,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss->c ? on_writeable(pss->c, wsi) : -1;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* The answer to our close frame: done (-1 closes without a second close frame).
+         * A close the client starts is answered by lws (0). */
+        return pss->c && pss->c->state == CONN_CLOSING && pss->c->close_status == 0 ? -1 : 0;
     case LWS_CALLBACK_CLOSED:
         if (pss->c) {
             log_debug("conn %llu: closed", (unsigned long long)pss->c->id);

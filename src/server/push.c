@@ -150,14 +150,47 @@ void push_terminate_sessions(server *srv, const int64_t *ids, size_t n, uint64_t
     }
 }
 
-uint64_t push_pts_for(const store_fanouts *fo, int64_t account)
+void push_range_for(const store_fanouts *fo, int64_t account, uint64_t *pts, uint32_t *count)
 {
-    uint64_t best = 0;
+    uint64_t lo = 0, hi = 0;
+    uint32_t n = 0;
     for (size_t i = 0; i < fo->n; i++)
-        for (size_t k = 0; k < fo->items[i].n_accounts; k++)
-            if (fo->items[i].accounts[k] == account && fo->items[i].pts[k] > best)
-                best = fo->items[i].pts[k];
-    return best;
+        for (size_t k = 0; k < fo->items[i].n_accounts; k++) {
+            if (fo->items[i].accounts[k] != account) continue;
+            uint64_t p = fo->items[i].pts[k];
+            if (n == 0 || p < lo) lo = p;
+            if (p > hi) hi = p;
+            n++;
+        }
+    /* One job's entries for one account are consecutive: the store thread runs one job at
+     * a time and is the only writer of the log. Anything else is a bug worth seeing. */
+    if (n && hi - lo + 1 != n)
+        log_error("push: entries %llu..%llu of account %lld are not %u consecutive ones",
+                  (unsigned long long)lo, (unsigned long long)hi, (long long)account, n);
+    *pts = hi;
+    *count = n;
+}
+
+Parley__Update **push_updates_for(wire_arena *a, const store_fanouts *fo, int64_t account,
+                                  size_t *n)
+{
+    *n = 0;
+    Parley__Update **v = wire_alloc(a, (fo->n + 1) * sizeof *v);
+    if (!v) return NULL;
+    /* Fan-outs are in log order, and each names an account at most once. */
+    for (size_t i = 0; i < fo->n; i++) {
+        const store_fanout *f = &fo->items[i];
+        for (size_t k = 0; k < f->n_accounts; k++) {
+            if (f->accounts[k] != account) continue;
+            const store_update *u = f->per_account ? &f->per_account[k] : &f->update;
+            if (!(v[*n] = wire_update(a, u, f->pts[k], account))) {
+                a->failed = 1;
+                return NULL;
+            }
+            (*n)++;
+        }
+    }
+    return v;
 }
 
 void push_session_frame(server *srv, int64_t session_id, const Parley__ServerFrame *f)

@@ -13,6 +13,7 @@
 #include "parley.pb-c.h"
 #include "server.h"
 #include "store.h"
+#include "wire.h"
 
 /* Links an authenticated connection (c->user_id, c->session_id set). 0 or -1 (no memory). */
 int push_add(server *srv, conn *c);
@@ -31,7 +32,12 @@ void push_terminate_sessions(server *srv, const int64_t *ids, size_t n, uint64_t
  * no other: how secret-chat envelopes are delivered. */
 void push_session_frame(server *srv, int64_t session_id, const Parley__ServerFrame *f);
 
-/* The highest pts fo gives `account` (0 if none): the pts a requester's result carries. */
-uint64_t push_pts_for(const store_fanouts *fo, int64_t account);
+/* The range of positions fo gives `account`, as a requester's result carries it: *count
+ * entries ending at *pts (both 0 if none). */
+void push_range_for(const store_fanouts *fo, int64_t account, uint64_t *pts, uint32_t *count);
+/* Those entries as Updates for `account`, in pts order (*n of them; NULL if out of memory,
+ * with a->failed set). */
+Parley__Update **push_updates_for(wire_arena *a, const store_fanouts *fo, int64_t account,
+                                  size_t *n);
 
 #endif

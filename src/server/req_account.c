@@ -348,6 +348,8 @@ static void reply_terminated(req_job *j, Parley__Response *r, wire_arena *a)
     parley__terminate_result__init(t);
     t->terminated = j->ids;  /* borrowed until the answer is packed */
     t->n_terminated = j->n_ids;
+    /* The session_ended entries are this connection's own change, not pushed to it. */
+    push_range_for(&j->fo, j->user_id, &t->pts, &t->pts_count);
     r->result_case = PARLEY__RESPONSE__RESULT_TERMINATED;
     r->terminated = t;
 }

@@ -91,24 +91,25 @@ static void reply_chat(req_job *j, Parley__Response *r, wire_arena *a)
     r->result_case = PARLEY__RESPONSE__RESULT_CHAT;
 }
 
-/* The requester's pts: the highest its account got from this request's fan-outs. */
+/* The positions this request added to the requester's log (proto: "A request that changes
+ * state answers with the range..."): the requesting connection is not pushed them. */
+static void result_range(const req_job *j, uint64_t *pts, uint32_t *count)
+{
+    push_range_for(&j->fo, j->user_id, pts, count);
+}
+
+/* The chat as the requester sees it (unset after LeaveChat), and the entries themselves: the
+ * chat change and the service messages, which the result describes nowhere else. */
 static void reply_chat_result(req_job *j, Parley__Response *r, wire_arena *a)
 {
     Parley__ChatResult *cr = wire_alloc(a, sizeof *cr);
     if (!cr) return;
     parley__chat_result__init(cr);
     if (j->has_chat) cr->chat = wire_chat(a, &j->chat, j->user_id);
-    cr->pts = push_pts_for(&j->fo, j->user_id);
+    result_range(j, &cr->pts, &cr->pts_count);
+    cr->updates = push_updates_for(a, &j->fo, j->user_id, &cr->n_updates);
     r->result_case = PARLEY__RESPONSE__RESULT_CHAT_RESULT;
     r->chat_result = cr;
-}
-
-static void reply_empty(req_job *j, Parley__Response *r, wire_arena *a)
-{
-    r->empty = wire_alloc(a, sizeof *r->empty);
-    if (!r->empty) return;
-    parley__empty__init(r->empty);
-    r->result_case = PARLEY__RESPONSE__RESULT_EMPTY;
 }
 
 /* ---- OpenPrivateChat ---------------------------------------------------------------------- */
@@ -254,7 +255,13 @@ static void reply_sent(req_job *j, Parley__Response *r, wire_arena *a)
     if (!sr) return;
     parley__send_result__init(sr);
     sr->message = wire_message(a, &j->msg, j->user_id);
-    sr->pts = j->pts;
+    /* A resent random_id logs nothing new: the range is the first send's entry. */
+    if (j->duplicate) {
+        sr->pts = j->pts;
+        sr->pts_count = j->pts ? 1 : 0;
+    } else {
+        result_range(j, &sr->pts, &sr->pts_count);
+    }
     r->result_case = PARLEY__RESPONSE__RESULT_SENT;
     r->sent = sr;
 }
@@ -290,7 +297,7 @@ static void reply_edited(req_job *j, Parley__Response *r, wire_arena *a)
     if (!er) return;
     parley__edit_result__init(er);
     er->message = wire_message(a, &j->msg, j->user_id);
-    er->pts = j->pts;
+    result_range(j, &er->pts, &er->pts_count);
     r->result_case = PARLEY__RESPONSE__RESULT_EDITED;
     r->edited = er;
 }
@@ -322,7 +329,7 @@ static void reply_deleted(req_job *j, Parley__Response *r, wire_arena *a)
     parley__delete_result__init(d);
     d->deleted = j->ids;  /* borrowed until the answer is packed */
     d->n_deleted = j->n_ids;
-    d->pts = j->pts;
+    result_range(j, &d->pts, &d->pts_count);
     r->result_case = PARLEY__RESPONSE__RESULT_DELETED;
     r->deleted = d;
 }
@@ -347,7 +354,7 @@ static void reply_read(req_job *j, Parley__Response *r, wire_arena *a)
     if (!rr) return;
     parley__read_result__init(rr);
     rr->max_id = j->max_id;
-    rr->pts = j->pts;
+    result_range(j, &rr->pts, &rr->pts_count);
     r->result_case = PARLEY__RESPONSE__RESULT_READ;
     r->read = rr;
 }
@@ -549,7 +556,7 @@ H(h_read, read_validate, read_run, reply_read, after_read);
 H(h_create_group, create_group_validate, create_group_run, reply_chat_result, NULL);
 H(h_add, add_validate, add_run, reply_chat_result, NULL);
 H(h_remove, remove_validate, remove_run, reply_chat_result, NULL);
-H(h_leave, leave_validate, leave_run, reply_empty, NULL);
+H(h_leave, leave_validate, leave_run, reply_chat_result, NULL);
 H(h_rename, rename_validate, rename_run, reply_chat_result, NULL);
 H(h_members, get_members_validate, get_members_run, reply_members, NULL);
 H(h_set_role, set_role_validate, set_role_run, reply_chat_result, NULL);

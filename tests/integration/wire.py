@@ -60,13 +60,18 @@ class ServerError(Exception):
 
 
 class Closed(Exception):
-    """The server closed the connection; goodbye is the Goodbye frame seen before, if any."""
+    """The server closed the connection; goodbye is the Goodbye frame seen before, if any,
+    close_code the status of the WebSocket close frame (None: the TCP connection ended
+    without one)."""
 
-    def __init__(self, goodbye):
+    def __init__(self, goodbye, close_code=None):
         self.goodbye = goodbye
+        self.close_code = close_code
         super().__init__("connection closed" +
                          (f" after Goodbye {code_name(goodbye.code)} {goodbye.reason!r}"
-                          if goodbye is not None else " without Goodbye"))
+                          if goodbye is not None else " without Goodbye") +
+                         (f", close frame {close_code}" if close_code is not None
+                          else ", no close frame"))
 
 
 def uname(prefix="u"):
@@ -118,6 +123,7 @@ class Conn:
         self.responses = {}
         self.goodbye = None
         self.closed = False
+        self.close_code = None   # status of the server's close frame, once it came
         self.user = None
         self.token = None
         self.session_id = None
@@ -167,19 +173,21 @@ class Conn:
     def pump(self, timeout):
         """Reads at most one frame. Returns the ServerFrame, None on timeout; raises Closed."""
         if self.closed:
-            raise Closed(self.goodbye)
+            raise Closed(self.goodbye, self.close_code)
         self.ws.settimeout(max(timeout, 0.001))
         try:
-            opcode, data = self.ws.recv_data()
+            opcode, data = self.ws.recv_data()   # answers a close frame with one
         except websocket.WebSocketTimeoutException:
             return None
         except (websocket.WebSocketConnectionClosedException, ConnectionError, ssl.SSLError,
                 OSError):
             self.closed = True
-            raise Closed(self.goodbye)
+            raise Closed(self.goodbye, self.close_code)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             self.closed = True
-            raise Closed(self.goodbye)
+            # 1005: a close frame without a status (RFC 6455 7.4.1)
+            self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+            raise Closed(self.goodbye, self.close_code)
         assert opcode == websocket.ABNF.OPCODE_BINARY, f"server sent opcode {opcode}"
         sf = pb.ServerFrame()
         sf.ParseFromString(data)

@@ -575,7 +575,8 @@ export class App {
           await load();
         }); } }, add, h("button", { type: "submit" }, "Add")),
         h("button", { class: "danger", onclick: () => void this.run(err, async () => {
-          await this.client.call({ case: "leaveChat", value: { chatId: c.id } });
+          const r = await this.client.call({ case: "leaveChat", value: { chatId: c.id } });
+          this.state.applyResult(r);      // chat_removed: gone from the list
           this.state.chats.delete(key(c.id));
           this.state.openChat = null;
           d.close();
@@ -594,7 +595,7 @@ export class App {
     this.sessionsErr = err;
     this.sessionsDialog = this.dialog("Sessions", list,
       h("button", { class: "danger", onclick: () => void this.run(err, async () => {
-        await this.client.call({ case: "terminateSession", value: { others: true } });
+        this.state.applyResult(await this.client.call({ case: "terminateSession", value: { others: true } }));
         await this.fillSessions();
       }) }, "Terminate all other sessions"), err);
     await this.fillSessions();
@@ -613,7 +614,7 @@ export class App {
           h("span", {}, `${s.device}${s.current ? " (this browser)" : ""} — last active ${fullTime(s.lastActive)}`),
           s.current ? null : h("button", { class: "danger", "aria-label": `Terminate ${s.device}`,
             onclick: () => void this.run(err, async () => {
-              await this.client.call({ case: "terminateSession", value: { sessionId: s.id } });
+              this.state.applyResult(await this.client.call({ case: "terminateSession", value: { sessionId: s.id } }));
               await this.fillSessions();
             }) }, "Terminate")));
       }

@@ -132,13 +132,18 @@ export class Client {
       this.queue = [];
       for (const id of q) this.send(id);
     } catch (e) {
-      // No cookie (BAD_REQUEST), a dead one, or a terminated session: log in again.
-      if (e instanceof ApiError && (e.code === ErrorCode.INVALID_CREDENTIALS ||
-          e.code === ErrorCode.SESSION_TERMINATED || e.code === ErrorCode.BAD_REQUEST)) {
+      // No cookie (BAD_REQUEST): log in. SESSION_TERMINATED: the cookie names no live
+      // session (ended here or elsewhere, or never issued: the server cannot tell): log in
+      // again. Anything else (BUSY, connection trouble): close, and the close handler
+      // reconnects with backoff.
+      if (e instanceof ApiError && (e.code === ErrorCode.SESSION_TERMINATED ||
+          e.code === ErrorCode.BAD_REQUEST)) {
         this.stop();
-        this.ev.onLoggedOut(e.code === ErrorCode.SESSION_TERMINATED ? "Your session was ended." : "");
+        this.ev.onLoggedOut(e.code === ErrorCode.SESSION_TERMINATED
+          ? "Your session has ended. Log in again." : "");
+      } else if (ws === this.ws) {
+        ws.close();
       }
-      // Anything else: the close handler reconnects.
     }
   }
 

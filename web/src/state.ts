@@ -1,7 +1,9 @@
 // state.ts: what the client knows (chats, loaded messages, the update position) and the
-// sync rules of proto/parley.proto: apply pts == local+1, ignore pts <= local, on a gap ask
-// GetDifference(local). Every change is idempotent (messages are keyed by chat and id), so
-// an update seen twice — pushed and again in a difference — changes nothing the second time.
+// sync rules of docs/PROTOCOL.md: apply a push with pts == local+1, ignore pts <= local, on
+// a gap ask GetDifference(local); a result of our own request covers the positions
+// pts-ptsCount+1..pts (never pushed to us). Every change is idempotent (messages are keyed
+// by chat and id), so an update seen twice — in a result or pushed, and again in a
+// difference — changes nothing the second time.
 import {
   ChatKind, MessageKind,
   type Chat, type Message, type Update, type User,
@@ -119,10 +121,12 @@ export class State {
     this.pts = u.pts;
   }
 
-  // A result of our own request carries the pts of the update it made.
-  acknowledge(pts: bigint): void {
-    if (pts === 0n || pts <= this.pts) return;
-    if (pts === this.pts + 1n && !this.syncing) this.pts = pts;
+  // A result of our own request: it added `count` entries ending at `pts` to the account's
+  // log (applied by the caller). Move past them; if entries before them are missing, fetch
+  // the difference (it brings this request's entries again, which changes nothing).
+  acknowledge(pts: bigint, count: number): void {
+    if (count === 0 || pts <= this.pts) return;
+    if (!this.syncing && this.pts >= pts - BigInt(count)) this.pts = pts;
     else { this.gap = true; void this.difference(); }
   }
 
@@ -256,15 +260,22 @@ export class State {
     return c.kind === ChatKind.PRIVATE ? "@" + c.title : c.title;
   }
 
-  // Our own request's result: apply what it returns and advance the position.
+  // Our own request's result: apply what it returns and advance the position. A ChatResult
+  // carries its entries (the chat change, the service messages such as "renamed the group",
+  // or chat_removed after leaving): they show at once, as if pushed.
   applyResult(r: Result, chatId?: bigint): void {
+    const v = r.value;
     switch (r.case) {
-      case "sent": if (r.value.message) this.addMessage(r.value.message, true); this.acknowledge(r.value.pts); break;
-      case "edited": if (r.value.message) this.addMessage(r.value.message, false); this.acknowledge(r.value.pts); break;
-      case "deleted": if (chatId !== undefined) this.removeMessages(chatId, r.value.deleted); this.acknowledge(r.value.pts); break;
-      case "read": this.acknowledge(r.value.pts); break;
-      case "chatResult": if (r.value.chat) this.putChat(r.value.chat); this.acknowledge(r.value.pts); break;
+      case "sent": if (r.value.message) this.addMessage(r.value.message, true); break;
+      case "edited": if (r.value.message) this.addMessage(r.value.message, false); break;
+      case "deleted": if (chatId !== undefined) this.removeMessages(chatId, r.value.deleted); break;
+      case "chatResult":
+        for (const u of r.value.updates) this.apply(u);
+        if (r.value.chat) this.putChat(r.value.chat);
+        break;
+      case "terminated": this.emit("sessions"); break;
       default: break;
     }
+    if (v && "ptsCount" in v) this.acknowledge(v.pts, v.ptsCount);
   }
 }

@@ -83,6 +83,76 @@ test("groups: create, add, remove, rename, leave", async () => {
   await A.ctx.close();
 });
 
+// The field number of the request a ClientFrame carries (proto/parley.proto), read from the
+// protobuf bytes: the top-level length-delimited field numbered 10 or above.
+const GET_HISTORY = 21, GET_DIFFERENCE = 35;
+function requestField(buf) {
+  let i = 0;
+  const varint = () => {
+    let x = 0, mul = 1, b;
+    do { b = buf[i++]; x += (b & 0x7f) * mul; mul *= 128; } while (b & 0x80);
+    return x;
+  };
+  while (i < buf.length) {
+    const tag = varint(), field = Math.floor(tag / 8), type = tag & 7;
+    if (type === 0) varint();
+    else if (type === 2) { const n = varint(); if (field >= 10) return field; i += n; }
+    else return -1;
+  }
+  return 0;
+}
+
+test("own group changes show from their results: no gap, no difference, no history reload", async () => {
+  const a = uname("own"), b = uname("ownb"), c = uname("ownc");
+  await cli(server, b, ["register", b], PW);
+  await cli(server, c, ["register", c], PW);
+  const A = await person(browser, server);
+  const page = A.page;
+  const sent = [];
+  page.on("websocket", (ws) => ws.on("framesent", (f) => {
+    if (typeof f.payload !== "string") sent.push(requestField(f.payload));
+  }));
+  await register(page, a, PW);
+  await page.getByRole("button", { name: "New group" }).click();
+  const d = page.getByRole("dialog");
+  await d.getByLabel("Group title").fill("Own");
+  await d.getByLabel(/Members/).fill(b);
+  await d.getByRole("button", { name: "Create group" }).click();
+  await page.getByRole("heading", { name: /^Own/ }).waitFor();
+  await page.locator(".msg.service", { hasText: "created the group" }).waitFor();
+  const from = sent.length;
+  await page.getByRole("button", { name: "Chat settings" }).click();
+  const s = page.getByRole("dialog");
+  await s.getByLabel("Group title").fill("Own 2");
+  await s.getByRole("button", { name: "Rename" }).click();
+  await page.locator(".msg.service", { hasText: "renamed the group to “Own 2”" }).waitFor();
+  await s.getByLabel("Add member by username").fill(c);
+  await s.getByRole("button", { name: "Add", exact: true }).click();
+  await s.getByRole("list", { name: "Members" }).getByText("@" + c).waitFor();
+  await s.getByRole("button", { name: `Remove ${c}` }).click();
+  await s.getByRole("list", { name: "Members" }).getByText("@" + c).waitFor({ state: "detached" });
+  await s.getByLabel("Auto-delete timer").selectOption("3600");
+  await s.getByRole("button", { name: "Close" }).click();
+  for (const text of [`added ${c}`, `removed ${c}`, "set auto-delete to 1 hour"]) {
+    await page.locator(".msg.service", { hasText: text }).waitFor();
+  }
+  // Someone else's message after all that is the next position: shown live, no gap.
+  const g = (await cli(server, b, ["chats"])).find((x) => x.title === "Own 2");
+  await cli(server, b, ["send", String(g.chat), "after the changes"]);
+  await messages(page).filter({ hasText: "after the changes" }).waitFor();
+  // Leaving is a change of our own too: then b's new private chat comes live, no gap.
+  await page.getByRole("button", { name: "Chat settings" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Leave group" }).click();
+  await page.getByText("Choose a chat, or start one.").waitFor();
+  await cli(server, b, ["send", "@" + a, "after leaving"]);
+  await page.getByRole("navigation", { name: "Chat list" }).getByRole("button", { name: new RegExp(b) }).waitFor();
+  const after = sent.slice(from);
+  assert.ok(!after.includes(GET_DIFFERENCE), `asked GetDifference after its own changes: ${after}`);
+  assert.ok(!after.includes(GET_HISTORY), `reloaded history after its own changes: ${after}`);
+  assert.deepEqual(page.errors, []);
+  await A.ctx.close();
+});
+
 test("one account in two browsers and the CLI stays in sync; reply and delete for me", async () => {
   const a = uname("syn"), b = uname("synb");
   await cli(server, b, ["register", b], PW);
@@ -168,6 +238,28 @@ test("sessions: listed, terminated from the browser; logout ends the session on 
   assert.ok(!cookies.some((c) => c.name === "parley_session" && c.value), "cookie cleared");
   await A1.ctx.close();
   await A2.ctx.close();
+});
+
+test("a dead session cookie (never issued, or ended while the page was away) leads to the login with a reason", async () => {
+  const a = uname("dead");
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  await ctx.addCookies([{ name: "parley_session", value: "ab".repeat(32), url: server.url,
+    httpOnly: true, secure: true, sameSite: "Strict" }]);
+  const p1 = await ctx.newPage();
+  await p1.goto(server.url + "/");
+  await p1.getByText("Your session has ended. Log in again.").waitFor();
+  p1.server = server;
+  await register(p1, a, PW);
+  await p1.close();
+  // While no page is open, the browser's session is ended from the CLI.
+  await cli(server, "dead-cli", ["login", a], PW);
+  const web = (await cli(server, "dead-cli", ["sessions"])).find((x) => !x.current);
+  await cli(server, "dead-cli", ["sessions", "terminate", String(web.id)]);
+  const p2 = await ctx.newPage();
+  await p2.goto(server.url + "/");
+  await p2.getByText("Your session has ended. Log in again.").waitFor();
+  await p2.getByRole("button", { name: "Log in" }).waitFor();
+  await ctx.close();
 });
 
 test("the cookie is HttpOnly, Secure, SameSite=Strict and invisible to page script", async () => {
