@@ -60,7 +60,8 @@ struct conn {
                                   frames web_auth collects as the HTTP body) */
     unsigned write_failed : 1; /* a direct lws_write failed: close at the next WRITEABLE */
     unsigned paced : 1;        /* on the pacer's list (networking.c): flow to be re-checked */
-    unsigned close_status;     /* WebSocket close code once CLOSING */
+    unsigned close_status;     /* WebSocket close code once CLOSING; 0 once the close frame
+                                  is written (networking.c waits for the answer) */
     unsigned inflight;         /* requests submitted and not yet answered */
     /* Assembly of a message that arrives in pieces; NULL when idle (keeps idle conns small). */
     unsigned char *rx;
