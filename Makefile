@@ -111,7 +111,7 @@ LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps web-deps run test test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus fuzz-smoke-sfu
+.PHONY: all deps web-deps run test check-banned test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus fuzz-smoke-sfu
 all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(SC_BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
 all: $(SFU) $(if $(SFU_BENCH_SRC),$(SFU_BENCH)) $(MEDIA_CHECK)
 
@@ -266,6 +266,7 @@ run:
 # measures, and sanitizers would measure themselves.
 test:
 	@./scripts/deps.sh test
+	$(MAKE) -s check-banned
 	$(MAKE) -s web-deps
 	$(MAKE) -s all
 	./scripts/run-tests.sh $(B)
@@ -274,6 +275,11 @@ test:
 	./scripts/run-tests.sh build-asan
 	$(MAKE) -s fuzz-smoke
 	$(MAKE) -s fuzz-smoke-sfu
+
+# No string function that is not bounded by its destination (strcpy, strcat, sprintf,
+# strncat, strncpy, ...) in the C code: tests/build/check_banned_calls.py says which and where.
+check-banned:
+	/usr/bin/python3 tests/build/check_banned_calls.py
 
 test-unit:
 	@./scripts/deps.sh test
