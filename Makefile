@@ -111,7 +111,7 @@ LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps web-deps run test check-banned test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus fuzz-smoke-sfu
+.PHONY: all deps web-deps run test check-banned check-deps test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus fuzz-smoke-sfu
 all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(SC_BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
 all: $(SFU) $(if $(SFU_BENCH_SRC),$(SFU_BENCH)) $(MEDIA_CHECK)
 
@@ -267,6 +267,7 @@ run:
 test:
 	@./scripts/deps.sh test
 	$(MAKE) -s check-banned
+	$(MAKE) -s check-deps
 	$(MAKE) -s web-deps
 	$(MAKE) -s all
 	./scripts/run-tests.sh $(B)
@@ -280,6 +281,12 @@ test:
 # strncat, strncpy, ...) in the C code: tests/build/check_banned_calls.py says which and where.
 check-banned:
 	/usr/bin/python3 tests/build/check_banned_calls.py
+
+# `make run` on a fresh Debian 12 installs every package its build runs or links: a traced
+# clean build in a temporary copy against scripts/deps.sh run with nothing installed
+# (tests/build/check_deps.py says how; about a clean build's time).
+check-deps:
+	/usr/bin/python3 tests/build/check_deps.py
 
 test-unit:
 	@./scripts/deps.sh test
