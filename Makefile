@@ -26,11 +26,31 @@ CC ?= cc
 PKGS = libwebsockets libprotobuf-c libsodium openssl sqlite3 libuv
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE $(OPT) $(SANFLAGS) -pthread -MMD -MP \
+# Hardening, in both builds: stack canaries in every function with an array or an address
+# taken, stack clash probes, CET branch protection on x86_64, position-independent executables,
+# a read-only GOT resolved at start (relro + now), and format strings that are not literals
+# are errors. _FORTIFY_SOURCE=2 (copies checked against the destination's size, down to a
+# struct member; it needs -O1 or more) only in the normal build: ASan's runtime intercepts
+# only the printf family of the __*_chk functions FORTIFY substitutes (nm -D libasan.so.8),
+# so __memcpy_chk, __strncat_chk, __read_chk, ... would escape ASan's checks (Ubuntu's gcc
+# drops FORTIFY under -fsanitize=address for this reason). ASan checks whole objects only, so
+# the normal build, which runs every test too, keeps FORTIFY's per-member bounds: they are
+# what caught sdp.c writing past the mline member.
+HARDEN_CFLAGS = -fstack-protector-strong -fstack-clash-protection -fPIE -Wformat -Werror=format-security
+ifneq ($(filter x86_64-%,$(shell $(CC) -dumpmachine)),)
+HARDEN_CFLAGS += -fcf-protection
+endif
+ifneq ($(SAN),1)
+HARDEN_CFLAGS += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
+endif
+HARDEN_LDFLAGS = -Wl,-z,relro,-z,now
+CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE $(OPT) $(SANFLAGS) $(HARDEN_CFLAGS) -pthread -MMD -MP \
 	-Iinclude -Isrc/common -I$(B)/gen $(PKG_CFLAGS)
 CFLAGS_OURS = $(CFLAGS_COMMON) -Wall -Wextra -Wno-unused-parameter -Wshadow -Werror=implicit-function-declaration \
 	-Wformat=2 -Wvla
-LDFLAGS_ALL = $(SANFLAGS) -pthread
+# LDFLAGS_SO links libparley.so (-fPIC -shared), LDFLAGS_ALL every executable (-pie).
+LDFLAGS_SO = $(SANFLAGS) -pthread $(HARDEN_LDFLAGS)
+LDFLAGS_ALL = $(LDFLAGS_SO) -pie
 LIBS = $(PKG_LIBS) -lm
 # The bench's peer targets: XMPP (libstrophe), MQTT (libmosquitto), NATS (the NATS C client).
 BENCH_PKGS = libstrophe libmosquitto libnats
@@ -91,7 +111,7 @@ LIBPARLEY_SO = $(B)/lib/libparley.so
 # tests/unit/test_server_*.c link the server modules, test_lib_*.c the library, the rest common.
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps web-deps run test test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus fuzz-smoke-sfu
+.PHONY: all deps web-deps run test check-banned check-deps test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus fuzz-smoke-sfu
 all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(SC_BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
 all: $(SFU) $(if $(SFU_BENCH_SRC),$(SFU_BENCH)) $(MEDIA_CHECK)
 
@@ -139,7 +159,7 @@ $(LIBPARLEY_A): $(LIB_O) $(COMMON_O)
 $(LIBPARLEY_SO): $(LIB_SRC) $(COMMON_SRC) $(GEN_C) include/parley.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_OURS) -fPIC -shared -fvisibility=hidden -DPARLEY_BUILDING_SO \
-		-o $@ $(LIB_SRC) $(COMMON_SRC) $(GEN_C) $(LDFLAGS_ALL) $(LIBS)
+		-o $@ $(LIB_SRC) $(COMMON_SRC) $(GEN_C) $(LDFLAGS_SO) $(LIBS)
 
 $(PARLEY): $(CLI_O) $(LIBPARLEY_A)
 	@mkdir -p $(BIN)
@@ -246,6 +266,8 @@ run:
 # measures, and sanitizers would measure themselves.
 test:
 	@./scripts/deps.sh test
+	$(MAKE) -s check-banned
+	$(MAKE) -s check-deps
 	$(MAKE) -s web-deps
 	$(MAKE) -s all
 	./scripts/run-tests.sh $(B)
@@ -254,6 +276,17 @@ test:
 	./scripts/run-tests.sh build-asan
 	$(MAKE) -s fuzz-smoke
 	$(MAKE) -s fuzz-smoke-sfu
+
+# No string function that is not bounded by its destination (strcpy, strcat, sprintf,
+# strncat, strncpy, ...) in the C code: tests/build/check_banned_calls.py says which and where.
+check-banned:
+	/usr/bin/python3 tests/build/check_banned_calls.py
+
+# `make run` on a fresh Debian 12 installs every package its build runs or links: a traced
+# clean build in a temporary copy against scripts/deps.sh run with nothing installed
+# (tests/build/check_deps.py says how; about a clean build's time).
+check-deps:
+	/usr/bin/python3 tests/build/check_deps.py
 
 test-unit:
 	@./scripts/deps.sh test

@@ -9,18 +9,21 @@ set -eu
 # zlib: parley-sfu (STUN FINGERPRINT); libsrtp2: the reference its own SRTP is tested
 # against. libvpx: tests/tools/media_check.
 # libcurl and libjansson: parley-sfu-bench's Janus target (Janus's REST API).
-BUILD="build-essential pkg-config libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev libuv1-dev
- libprotobuf-c-dev protobuf-c-compiler libjansson-dev openssl
+# protobuf-compiler: protoc, which the web build (web/build.mjs) runs; pkgconf is Debian 12's
+# pkg-config (the package named pkg-config is only a transitional one that pulls it).
+# tests/build/check_deps.py (in `make test`) checks this list against what a traced build runs.
+BUILD="build-essential pkgconf libssl-dev libsodium-dev libsqlite3-dev libwebsockets-dev libuv1-dev
+ libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libjansson-dev openssl
  libstrophe-dev libmosquitto-dev libnats-dev
  libsrtp2-dev zlib1g-dev libvpx-dev libcurl4-openssl-dev"
 # The peer servers are for bench/run-peers --quick, part of `make test`; clang and its
 # libFuzzer runtime (libclang-rt-14-dev) for `make fuzz-smoke` and `fuzz-smoke-sfu`, also
 # part of it; coturn is
 # the TURN relay the call tests start on loopback, iproute2 brings up their network
-# namespace's loopback.
-TEST="protobuf-compiler python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps
+# namespace's loopback. strace: tests/build/check_deps.py traces a build with it.
+TEST="python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps
  ejabberd erlang-p1-sqlite3 prosody lua-dbi-sqlite3 mosquitto nats-server util-linux
- clang libclang-rt-14-dev coturn iproute2"
+ clang libclang-rt-14-dev coturn iproute2 strace"
 want="$BUILD"
 [ "${1:-}" = "test" ] && want="$BUILD $TEST"
 missing=""
@@ -41,11 +44,14 @@ echo "parley: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 # Installing a server's package would start its daemon: a policy-rc.d that says no, for the
 # duration of the install only (and only if there is none already).
+# PARLEY_POLICY_RC_D is for tests/build/check_deps.py only: it runs this script with an
+# apt-get that installs nothing, and must not put a file in /usr/sbin.
+rcd=${PARLEY_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 guard=""
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\n# temporary, from parley scripts/deps.sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    guard=/usr/sbin/policy-rc.d
+if [ ! -e "$rcd" ]; then
+    printf '#!/bin/sh\n# temporary, from parley scripts/deps.sh\nexit 101\n' > "$rcd"
+    chmod 755 "$rcd"
+    guard=$rcd
     trap 'rm -f "$guard"' EXIT
     trap 'rm -f "$guard"; exit 1' INT TERM
 fi

@@ -9,6 +9,7 @@
 #include "throttle.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,7 +135,7 @@ static win_entry *table_get_or_add(win_table *t, const char *key)
     win_entry *e = calloc(1, sizeof *e + t->limit * sizeof e->times[0]);
     if (!e) return NULL;
     e->hash = h;
-    strncpy(e->key, key, KEY_MAX - 1);
+    snprintf(e->key, sizeof e->key, "%s", key); /* at most KEY_MAX - 1 bytes, terminated */
     *p = e;
     t->n++;
     if (t->n > t->n_buckets) table_grow(t);

@@ -247,10 +247,11 @@ static int parse_mline(sdp_offer *o, const char *v, size_t n, char *err, size_t 
     const char *sp1 = memchr(v, ' ', n), *sp2 = sp1 ? memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - v)) : NULL;
     if (n >= sizeof m->mline) return fail(err, el, "m-line too long");
     if (!sp1 || !sp2 || sp2 + 1 >= v + n) return fail(err, el, "bad m-line");
-    memcpy(m->mline, v, (size_t)(sp1 - v));
-    m->mline[sp1 - v] = 0;
-    strncat(m->mline, " 0", sizeof m->mline - strlen(m->mline) - 1);
-    strncat(m->mline, sp2, (size_t)(v + n - sp2));
+    /* The echo is "<media> 0<rest from the second space>": with an empty port it is one byte
+     * longer than the line, so it is measured against mline itself, not against the input. */
+    int w = snprintf(m->mline, sizeof m->mline, "%.*s 0%.*s", (int)(sp1 - v), v,
+                     (int)(v + n - sp2), sp2);
+    if (w < 0 || (size_t)w >= sizeof m->mline) return fail(err, el, "m-line too long");
     if (starts(v, n, "audio ", &rest)) m->kind = SDP_AUDIO;
     else if (starts(v, n, "video ", &rest)) m->kind = SDP_VIDEO;
     else m->kind = SDP_OTHER;

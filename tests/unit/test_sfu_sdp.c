@@ -1,6 +1,6 @@
 /* test_sfu_sdp.c: SDP offer parsing on a real Chromium 156 offer with rid simulcast (saved
  * in tests/unit/data), an ssrc-group:SIM variant, malformed offers (each a clear error), and
- * the answer's content. */
+ * the answer's content; m-lines at the length limit. */
 #include "unit.h"
 #include "sdp.h"
 #include <stdio.h>
@@ -154,9 +154,56 @@ TEST(malformed_offers) {
     CHECK(strstr(err, "too many") != NULL);
 }
 
+/* The m-line is echoed with its port replaced by 0 (sdp.c parse_mline). An empty port makes
+ * the echo one byte longer than the line: a 1023-byte value no longer fits mline[1024] and
+ * must be refused, not written one byte past it (the old strncat did that, bounded by the
+ * source; under _FORTIFY_SOURCE it aborted the SFU and with it every group call). The
+ * lengths either side of it must still parse exactly as before. */
+static int parse_with_mline(const char *port, size_t value_len, sdp_offer *o, char *err, size_t el,
+                            char *echo, size_t echo_cap) {
+    static const char *from = "m=video 9 UDP/TLS/RTP/SAVPF 96 97";
+    static char value[2048], buf[8192];
+    int head = snprintf(value, sizeof value, "video %s UDP/TLS/RTP/SAVPF 96 97 ", port);
+    CHECK(head > 0 && (size_t)head < value_len && value_len < sizeof value);
+    memset(value + head, '1', value_len - (size_t)head); /* one long format token */
+    value[value_len] = 0;
+    snprintf(echo, echo_cap, "video 0 UDP/TLS/RTP/SAVPF 96 97 %s", value + head);
+    const char *at = strstr(sim_offer, from);
+    size_t pre = (size_t)(at - sim_offer);
+    int n = snprintf(buf, sizeof buf, "%.*sm=%s%s", (int)pre, sim_offer, value, at + strlen(from));
+    CHECK(n > 0 && (size_t)n < sizeof buf);
+    return sdp_parse_offer(buf, (size_t)n, o, err, el);
+}
+
+TEST(long_mline_empty_port) {
+    static sdp_offer o;
+    char err[128];
+    static char echo[2048];
+    for (size_t len = 1019; len <= 1024; len++) {
+        err[0] = 0;
+        int r = parse_with_mline("", len, &o, err, sizeof err, echo, sizeof echo);
+        if (len + 1 < sizeof o.media[0].mline) { /* the echo, one byte longer, fits */
+            CHECK_EQ_INT(r, 0);
+            CHECK_EQ_INT(strlen(echo), len + 1);
+            if (r == 0) CHECK_EQ_STR(o.media[0].mline, echo);
+        } else {
+            if (r == 0) fprintf(stderr, "  value of %zu bytes with an empty port: parsed, mline holds %zu bytes\n",
+                                len, strnlen(o.media[0].mline, sizeof o.media[0].mline));
+            CHECK_EQ_INT(r, -1);
+            CHECK(strstr(err, "m-line too long") != NULL);
+        }
+    }
+    /* With a one-digit port the echo is as long as the line: 1023 bytes still fit. */
+    CHECK_EQ_INT(parse_with_mline("9", 1023, &o, err, sizeof err, echo, sizeof echo), 0);
+    CHECK_EQ_INT(strlen(echo), 1023);
+    CHECK_EQ_STR(o.media[0].mline, echo);
+    CHECK_EQ_INT(parse_with_mline("9", 1024, &o, err, sizeof err, echo, sizeof echo), -1);
+}
+
 int main(void) {
     RUN(chromium_offer);
     RUN(ssrc_group_sim_offer);
     RUN(malformed_offers);
+    RUN(long_mline_empty_port);
     return UNIT_DONE("test_sfu_sdp");
 }
