@@ -24,6 +24,8 @@
 /* A page must leave room under the output cap for pushes and other answers queued behind
  * it, or a client catching up is disconnected as "too slow" (see PAGE_MAX_BYTES). */
 _Static_assert(PAGE_MAX_BYTES * 4 <= CONN_MAX_OUT_BYTES, "a page must stay well under the cap");
+/* The store's own early stop must not make pages smaller than the budget allows. */
+_Static_assert(STORE_DIFF_TEXT_BYTES >= PAGE_MAX_BYTES, "the store stops after the budget");
 
 /* Bytes one entry adds to a repeated field: its packed body plus the field tag and length
  * prefix (at most 1 + 10 bytes). */
