@@ -304,7 +304,9 @@ PARLEY_API int parley_delete(parley_client *c, int64_t chat_id, const int64_t *i
                   int for_everyone, parley_error *err);
 /* max_id 0 = everything. */
 PARLEY_API int parley_read(parley_client *c, int64_t chat_id, int64_t max_id, parley_error *err);
-/* Oldest first; before_id 0 = the newest; limit 1..200. */
+/* Oldest first; before_id 0 = the newest; limit 1..200. Returns `limit` messages unless the
+ * chat has fewer before before_id: the server sends at most about 1 MiB a page, and this
+ * asks again (before the oldest so far) until it has them. */
 PARLEY_API int parley_history(parley_client *c, int64_t chat_id, uint32_t limit, int64_t before_id,
                    parley_message **out, size_t *n, parley_error *err);
 

@@ -232,6 +232,44 @@ int parley_read(parley_client *c, int64_t chat_id, int64_t max_id, parley_error 
     return 0;
 }
 
+/* One GetHistory page, converted into v[0..*n) (v has room for `limit`). */
+static int history_page(parley_client *c, int64_t chat_id, uint32_t limit, int64_t before_id,
+                        parley_message *v, size_t *n, int *more, parley_error *err)
+{
+    Parley__GetHistoryRequest req = PARLEY__GET_HISTORY_REQUEST__INIT;
+    req.chat_id = chat_id;
+    req.before_id = before_id;
+    req.limit = limit;
+    Parley__ClientFrame f = PARLEY__CLIENT_FRAME__INIT;
+    f.request_case = PARLEY__CLIENT_FRAME__REQUEST_GET_HISTORY;
+    f.get_history = &req;
+    pl_resp r;
+    int rc = pl_rpc(c, &f, 1, &r, err);
+    if (rc < 0)
+        return rc;
+    if (r.r->result_case != PARLEY__RESPONSE__RESULT_MESSAGES || !r.r->messages ||
+        r.r->messages->n_messages > limit)
+        return unexpected(c, &r, err);
+    const Parley__MessageList *l = r.r->messages;
+    for (size_t i = 0; i < l->n_messages; i++)
+        if (pl_conv_message(l->messages[i], &v[i]) < 0) {
+            while (i-- > 0)
+                pl_message_clear(&v[i]);
+            pl_resp_free(&r);
+            return pl_err(err, PARLEY_E_NOMEM, "out of memory");
+        }
+    *n = l->n_messages;
+    /* A server older than MessageList.more never cuts a page short: a page without it is
+     * the whole answer, as before. */
+    *more = l->more && l->n_messages > 0;
+    pl_resp_free(&r);
+    return 0;
+}
+
+/* The server cuts a page at about 1 MiB, so a page of long messages may be shorter than
+ * `limit` while older ones remain: ask again (before the oldest so far) until there are
+ * `limit` messages or the server says there are no more. Pages arrive newest first and
+ * are stored from the end of v, so v stays oldest first. */
 int parley_history(parley_client *c, int64_t chat_id, uint32_t limit, int64_t before_id,
                    parley_message **out, size_t *n, parley_error *err)
 {
@@ -241,33 +279,31 @@ int parley_history(parley_client *c, int64_t chat_id, uint32_t limit, int64_t be
     *n = 0;
     if (limit > MAX_HISTORY)
         return pl_err(err, PARLEY_E_ARGUMENT, "history limit is 1-%d", MAX_HISTORY);
-    Parley__GetHistoryRequest req = PARLEY__GET_HISTORY_REQUEST__INIT;
-    req.chat_id = chat_id;
-    req.before_id = before_id;
-    req.limit = limit ? limit : DEFAULT_HISTORY;
-    Parley__ClientFrame f = PARLEY__CLIENT_FRAME__INIT;
-    f.request_case = PARLEY__CLIENT_FRAME__REQUEST_GET_HISTORY;
-    f.get_history = &req;
-    pl_resp r;
-    int rc = pl_rpc(c, &f, 1, &r, err);
-    if (rc < 0)
-        return rc;
-    if (r.r->result_case != PARLEY__RESPONSE__RESULT_MESSAGES || !r.r->messages)
-        return unexpected(c, &r, err);
-    const Parley__MessageList *l = r.r->messages;
-    parley_message *v = calloc(l->n_messages ? l->n_messages : 1, sizeof(*v));
-    if (!v) {
-        pl_resp_free(&r);
+    if (!limit)
+        limit = DEFAULT_HISTORY;
+    parley_message *v = calloc(limit, sizeof(*v));
+    if (!v)
         return pl_err(err, PARLEY_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < l->n_messages; i++)
-        if (pl_conv_message(l->messages[i], &v[i]) < 0) {
-            parley_messages_free(v, i);
-            pl_resp_free(&r);
-            return pl_err(err, PARLEY_E_NOMEM, "out of memory");
+    size_t have = 0, got = 0;
+    int more = 1;
+    while (more && have < limit) {
+        /* v[limit - have ..) holds what we have; the page lands at v[0 ..) */
+        int rc = history_page(c, chat_id, (uint32_t)(limit - have), before_id, v, &got, &more,
+                              err);
+        if (rc < 0) {
+            for (size_t i = limit - have; i < limit; i++)
+                pl_message_clear(&v[i]);
+            free(v);
+            return rc;
         }
+        memmove(v + limit - have - got, v, got * sizeof(*v));
+        have += got;
+        memset(v, 0, (limit - have) * sizeof(*v));
+        if (got)
+            before_id = v[limit - have].id;
+    }
+    memmove(v, v + limit - have, have * sizeof(*v));
     *out = v;
-    *n = l->n_messages;
-    pl_resp_free(&r);
+    *n = have;
     return 0;
 }

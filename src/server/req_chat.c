@@ -10,6 +10,7 @@
  * cannot tell a foreign chat from a missing one.
  */
 #include "expiry.h"
+#include "networking.h"
 #include "push.h"
 #include "request.h"
 
@@ -19,6 +20,16 @@
 #define BAD PARLEY__ERROR_CODE__BAD_REQUEST
 #define OK PARLEY__ERROR_CODE__OK
 #define MEMBERS_MAX STORE_MAX_GROUP_MEMBERS
+
+/* A page must leave room under the output cap for pushes and other answers queued behind
+ * it, or a client catching up is disconnected as "too slow" (see PAGE_MAX_BYTES). */
+_Static_assert(PAGE_MAX_BYTES * 4 <= CONN_MAX_OUT_BYTES, "a page must stay well under the cap");
+/* The store's own early stop must not make pages smaller than the budget allows. */
+_Static_assert(STORE_DIFF_TEXT_BYTES >= PAGE_MAX_BYTES, "the store stops after the budget");
+
+/* Bytes one entry adds to a repeated field: its packed body plus the field tag and length
+ * prefix (at most 1 + 10 bytes). */
+#define ENTRY_BYTES(body) ((size_t)(body) + 11)
 
 static Parley__ErrorCode need_chat(int64_t chat_id, const char **why)
 {
@@ -209,16 +220,34 @@ static store_rc history_run(store *s, req_job *j)
                          &j->n_msgs);
 }
 
+/* The page is cut to PAGE_MAX_BYTES here, where the exact encoded sizes are known. It keeps
+ * the NEWEST messages: the client pages backwards with before_id = the page's oldest id, so
+ * the older ones it drops come with the next page. */
 static void reply_messages(req_job *j, Parley__Response *r, wire_arena *a)
 {
+    Parley__GetHistoryRequest *q = j->frame->get_history;
     Parley__MessageList *l = wire_alloc(a, sizeof *l);
     if (!l) return;
     parley__message_list__init(l);
-    l->messages = wire_alloc(a, (j->n_msgs + 1) * sizeof *l->messages);
-    if (!l->messages) return;
-    for (size_t i = 0; i < j->n_msgs; i++)
-        if ((l->messages[l->n_messages] = wire_message(a, &j->msgs[i], j->user_id)))
-            l->n_messages++;
+    Parley__Message **v = wire_alloc(a, (j->n_msgs + 1) * sizeof *v);
+    if (!v) return;
+    size_t first = j->n_msgs, used = 0;
+    int cut = 0;
+    for (size_t i = j->n_msgs; i-- > 0;) {
+        Parley__Message *m = wire_message(a, &j->msgs[i], j->user_id);
+        if (!m) continue;
+        size_t sz = ENTRY_BYTES(parley__message__get_packed_size(m));
+        if (first < j->n_msgs && used + sz > PAGE_MAX_BYTES) {
+            cut = 1;
+            break;
+        }
+        used += sz;
+        v[--first] = m;
+    }
+    l->messages = v + first;
+    l->n_messages = j->n_msgs - first;
+    /* A full page cannot tell whether older messages exist: the client asks once more. */
+    l->more = cut || j->n_msgs >= q->limit;
     r->result_case = PARLEY__RESPONSE__RESULT_MESSAGES;
     r->messages = l;
 }
@@ -529,13 +558,25 @@ static void reply_difference(req_job *j, Parley__Response *r, wire_arena *a)
     parley__difference__init(d);
     d->updates = wire_alloc(a, (j->n_updates + 1) * sizeof *d->updates);
     if (!d->updates) return;
+    d->pts = j->pts;
+    d->more = j->more != 0;
+    /* Cut at PAGE_MAX_BYTES (always keeping one entry). The page then ends at its last
+     * entry's pts, not the store's: positions after it that the store skipped (content gone)
+     * are skipped again by the next call, and no existing entry is jumped over. */
+    size_t used = 0;
     for (size_t i = 0; i < j->n_updates; i++) {
         const store_update *u = &j->updates[i];
         Parley__Update *o = wire_update(a, u, u->pts, j->user_id);
-        if (o) d->updates[d->n_updates++] = o;
+        if (!o) continue;
+        size_t sz = ENTRY_BYTES(parley__update__get_packed_size(o));
+        if (d->n_updates && used + sz > PAGE_MAX_BYTES) {
+            d->pts = d->updates[d->n_updates - 1]->pts;
+            d->more = 1;
+            break;
+        }
+        used += sz;
+        d->updates[d->n_updates++] = o;
     }
-    d->pts = j->pts;
-    d->more = j->more != 0;
     r->result_case = PARLEY__RESPONSE__RESULT_DIFFERENCE;
     r->difference = d;
 }

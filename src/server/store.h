@@ -50,6 +50,12 @@ typedef enum {
 #define STORE_MAX_GROUP_MEMBERS 1000
 #define STORE_MAX_HISTORY       200
 #define STORE_MAX_DIFFERENCE    1000
+/* store_get_difference() stops loading once the message texts it has kept reach this many
+ * bytes: a page of long messages is cut to PAGE_MAX_BYTES (validate.h) of encoded entries
+ * anyway, where the exact sizes are known (req_chat.c), and without this bound the store
+ * would read up to 1000 x 16 KiB of text per call only for most of it to be dropped. Texts
+ * are a lower bound of the encoded size, so this never cuts before the exact budget would. */
+#define STORE_DIFF_TEXT_BYTES   (1u << 20)
 
 enum { STORE_CHAT_PRIVATE = 1, STORE_CHAT_GROUP = 2 };
 enum { STORE_ROLE_NONE = 0, STORE_ROLE_MEMBER = 1, STORE_ROLE_ADMIN = 2, STORE_ROLE_CREATOR = 3 };
@@ -290,8 +296,9 @@ store_rc store_call_settings_set(store *s, int64_t user_id, int always_relay);
 
 /* ---- sync ----------------------------------------------------------------------------- */
 
-/* Updates of `user_id` with pts > since, ordered, at most limit. Entries whose message no
- * longer exists are skipped. *pts = position covered; *more = 1 if more remain. */
+/* Updates of `user_id` with pts > since, ordered, at most limit, and no more once their
+ * texts reach STORE_DIFF_TEXT_BYTES. Entries whose message no longer exists are skipped.
+ * *pts = position covered; *more = 1 if more remain. */
 store_rc store_get_difference(store *s, int64_t user_id, uint64_t since, uint32_t limit,
                               store_update **out, size_t *n, uint64_t *pts, int *more);
 

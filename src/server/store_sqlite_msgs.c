@@ -779,9 +779,10 @@ store_rc store_get_difference(store *s, int64_t user_id, uint64_t since, uint32_
     sqlite3_bind_int64(st, 3, (int64_t)scan_cap + 1);
     member_memo mm = {.chat_id = 0};
     uint64_t last = since;
+    size_t text = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (k == limit || scanned == scan_cap) {
+        if (k == limit || scanned == scan_cap || text >= STORE_DIFF_TEXT_BYTES) {
             *more = 1;
             break;
         }
@@ -790,6 +791,7 @@ store_rc store_get_difference(store *s, int64_t user_id, uint64_t since, uint32_
         r = update_from_row(s, user_id, st, &mm, &v[k], &keep);
         if (r != STORE_OK) break;
         last = (uint64_t)sqlite3_column_int64(st, 0);
+        if (keep && v[k].msg && v[k].msg->text) text += strlen(v[k].msg->text);
         if (keep) k++;
     }
     sq_done(st);

@@ -19,6 +19,13 @@
 #define DELETE_IDS_MAX 100
 #define HISTORY_DEFAULT 50
 #define DIFFERENCE_DEFAULT 500
+/* Most encoded bytes of entries in one paged answer (GetHistory, GetDifference); a page
+ * holds fewer than `limit` entries rather than exceed it, and always at least one, so it
+ * still makes progress (one entry is at most 16 KiB of text plus a little). 1 MiB keeps a
+ * page at a quarter of the server's per-connection output cap (CONN_MAX_OUT_BYTES, 4 MiB)
+ * with room for pushes and a few pipelined answers queued behind it, and still fits 60+
+ * maximal messages, so a catch-up of long messages needs few round trips. */
+#define PAGE_MAX_BYTES (1u << 20)
 
 /* Lower-cases ASCII letters in place, then checks 5-32 of [a-z0-9_] starting with a
  * letter. 1 if valid. */

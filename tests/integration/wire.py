@@ -128,6 +128,7 @@ class Conn:
         self.token = None
         self.session_id = None
         self.pts = 0
+        self.largest_frame = 0   # bytes of the largest ServerFrame received
         if hello:
             r = self.call("hello", protocol_version=1, client="pytest-wire")
             assert r.protocol_version == 1
@@ -189,6 +190,7 @@ class Conn:
             self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
             raise Closed(self.goodbye, self.close_code)
         assert opcode == websocket.ABNF.OPCODE_BINARY, f"server sent opcode {opcode}"
+        self.largest_frame = max(self.largest_frame, len(data))
         sf = pb.ServerFrame()
         sf.ParseFromString(data)
         which = sf.WhichOneof("frame")
@@ -338,18 +340,19 @@ class Conn:
         return list(self.call("get_history", chat_id=chat_id, limit=limit,
                               before_id=before_id).messages)
 
-    def full_history(self, chat_id):
-        """Every message visible to this account, oldest first (pages of 200)."""
+    def full_history(self, chat_id, limit=200):
+        """Every message visible to this account, oldest first (pages of `limit`). A page may
+        be shorter than `limit` (the server's size budget): only `more` ends the paging."""
         out = []
         before = 0
         while True:
-            page = self.history(chat_id, 200, before)
-            if not page:
+            page = self.call("get_history", chat_id=chat_id, limit=limit, before_id=before)
+            assert len(page.messages) <= limit
+            out[:0] = page.messages
+            if not page.more:
                 break
-            out[:0] = page
-            before = page[0].id
-            if len(page) < 200:
-                break
+            assert page.messages, "an empty page must not say more"
+            before = page.messages[0].id
         return out
 
     def difference(self, since, limit=0):

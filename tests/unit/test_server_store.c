@@ -1224,6 +1224,47 @@ TEST(difference)
     tmp_remove(dir);
 }
 
+/* A difference of long messages stops once their texts reach STORE_DIFF_TEXT_BYTES: the
+ * store does not load 1000 x 16 KiB only for the handler to drop most of it. The page ends
+ * at its last entry and paging on brings every message once, in order. */
+TEST(difference_text_budget)
+{
+    char *dir = tmp_make();
+    store *s = open_in(dir);
+    int64_t a = mkuser(s, "alice"), b = mkuser(s, "bobby");
+    int64_t chat = chat_private(s, a, b);                        /* b: pts 1 CHAT */
+    enum { LONG = 16000, N = 100 };                              /* 1.6 MB of text */
+    char *text = malloc(LONG + 1);
+    CHECK(text != NULL);
+    if (!text) return;
+    memset(text, 'x', LONG);
+    text[LONG] = 0;
+    for (int i = 0; i < N; i++) send_text(s, a, chat, text, 0, 100 + (uint64_t)i, 1500 + i);
+    free(text);
+    store_update *u;
+    size_t n, total = 0;
+    uint64_t p, since = 0;
+    int more, pages = 0;
+    do {
+        CHECK_EQ_INT(store_get_difference(s, b, since, STORE_MAX_DIFFERENCE, &u, &n, &p, &more),
+                     STORE_OK);
+        size_t bytes = 0;
+        for (size_t i = 0; i < n; i++) bytes += u[i].msg ? strlen(u[i].msg->text) : 0;
+        /* it stops at the first entry that reaches the bound, not one later */
+        CHECK(bytes < STORE_DIFF_TEXT_BYTES + LONG);
+        if (more) CHECK(n > 0 && p == u[n - 1].pts);
+        for (size_t i = 0; i < n; i++) CHECK_EQ_INT(u[i].pts, since + 1 + i);
+        total += n;
+        since = p;
+        store_updates_free(u, n);
+    } while (more && ++pages < 10);
+    CHECK_EQ_INT(pages, 1);                                      /* two pages */
+    CHECK_EQ_INT(total, N + 1);
+    CHECK_EQ_INT(since, N + 1);
+    store_close(s);
+    tmp_remove(dir);
+}
+
 TEST(difference_visibility)
 {
     char *dir = tmp_make();
@@ -1533,6 +1574,7 @@ int main(void)
     RUN(group_leave_handover);
     RUN(member_limit);
     RUN(difference);
+    RUN(difference_text_budget);
     RUN(difference_visibility);
     RUN(batches_and_savepoints);
     RUN(deleted_means_gone_on_disk);

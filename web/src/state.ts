@@ -247,7 +247,9 @@ export class State {
       });
       if (r.case !== "messages") return;
       for (const m of r.value.messages) if (!ms.get(m.id)) ms.put(m);
-      if (r.value.messages.length < limit) ms.complete = true;
+      // A page may hold fewer than `limit` (the server caps a page at about 1 MiB): only
+      // `more` says whether older messages remain.
+      if (!r.value.more) ms.complete = true;
     } finally {
       ms.loading = false;
     }
