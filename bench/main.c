@@ -43,6 +43,8 @@ static void usage(FILE *f, const char *prog)
         "  --ca FILE            certificate to trust for --server (e.g. DATA/tls/cert.pem)\n"
         "  --server-pid PID     the --server's process, for its CPU and memory figures\n"
         "  --server-cpu N       pin the spawned parleyd to CPU N (sched_setaffinity)\n"
+        "  --server-log FILE    keep the spawned parleyd's log (its warnings, e.g. store\n"
+        "                       batches over 100 ms) in FILE; the data dir is removed\n"
         "\n"
         "Target (default parley):\n"
         "  --target NAME        parley | xmpp | mqtt | nats | relay; all but parley need\n"
@@ -210,6 +212,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
         if (!strcmp(arg, "--server")) { o->server_url = val; continue; }
         if (!strcmp(arg, "--ca")) { o->ca_file = val; continue; }
         if (!strcmp(arg, "--spawn")) { o->spawn_path = val; continue; }
+        if (!strcmp(arg, "--server-log")) { o->server_log = val; continue; }
         if (!strcmp(arg, "--target")) { o->target = val; continue; }
         if (!strcmp(arg, "--xmpp-domain")) { o->xmpp_domain = val; continue; }
         size_t k = 0;
@@ -364,6 +367,6 @@ int main(int argc, char **argv)
     bench_server srv;
     memset(&srv, 0, sizeof srv);
     int rc = run(&o, &srv);
-    server_stop(&srv);
+    server_stop(&srv, o.server_log);
     return rc;
 }

@@ -27,6 +27,7 @@ typedef struct {
     const char *server_url;
     const char *ca_file;
     const char *spawn_path;      /* parleyd to start, or NULL with server_url */
+    const char *server_log;      /* copy the spawned parleyd's log here at the end, or NULL */
     const char *target;          /* bench_target_ops name: parley, xmpp, mqtt, nats, relay */
     const char *xmpp_domain;
     int server_cpu;              /* spawned parleyd's CPU, or -1 */

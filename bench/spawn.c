@@ -159,7 +159,7 @@ int server_spawn(bench_server *s, const char *binary, unsigned max_connections, 
         return -1;
     }
     if (start(s, binary, timeout_ms, err, errlen) != 0) {
-        server_stop(s);
+        server_stop(s, NULL);
         return -1;
     }
     return 0;
@@ -201,9 +201,29 @@ int remove_tree(const char *dir)
     return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-void server_stop(bench_server *s)
+/* Copies src to dst (created 0600: the log names accounts); 0 or -1. */
+static int copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    if (in >= 0) out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out >= 0) {
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0)
+            if (write(out, buf, (size_t)n) != n) break;
+        rc = n == 0 ? 0 : -1;
+        if (close(out) != 0) rc = -1;
+    }
+    if (in >= 0) close(in);
+    return rc;
+}
+
+void server_stop(bench_server *s, const char *keep_log)
 {
     server_kill(s);
+    if (keep_log && s->dir[0] && copy_file(s->log_file, keep_log) != 0)
+        fprintf(stderr, "parley-bench: cannot copy %s to %s: %s\n", s->log_file, keep_log,
+                strerror(errno));
     if (s->dir[0]) {
         remove_tree(s->dir);
         s->dir[0] = '\0';

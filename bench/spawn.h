@@ -36,7 +36,8 @@ int server_restart(bench_server *s, const char *binary, int timeout_ms, char *er
                    size_t errlen);
 /* Removes dir and everything under it (without following symlinks); 0 or -1. */
 int remove_tree(const char *dir);
-/* server_kill() and remove the data directory. Safe to call twice. */
-void server_stop(bench_server *s);
+/* server_kill() and remove the data directory; keep_log (or NULL) first gets a copy of the
+ * server's log. Safe to call twice. */
+void server_stop(bench_server *s, const char *keep_log);
 
 #endif

@@ -148,28 +148,45 @@ void parley_loop_free(parley_loop *l)
     free(l);
 }
 
+/* Ends the wait of pl_loop_wait().
+ * WHY uv_stop and not just firing: uv_run(UV_RUN_ONCE) runs the timers that are due BEFORE
+ * it polls, and then still blocks in the poll until the next I/O or the next timer. When the
+ * deadline was already due as uv_run started (the thread lost the CPU for a millisecond
+ * between uv_timer_start and uv_run, common on a loaded machine), this callback ran first and
+ * the poll slept until lws's next timer, up to about 30 s later, unless I/O came. A client
+ * with nothing in flight has no I/O to come: parley-bench's shards stood still like that for
+ * 10-25 s, and their send lag looked like a server stall (issue 15, part 3). With the stop
+ * flag set the poll does not block; uv_run clears the flag before it returns. */
 static void wake_cb(uv_timer_t *t)
 {
-    (void)t;         /* firing at all is the point: it ends the wait */
+    uv_stop(t->loop);
+}
+
+int pl_loop_wait(parley_loop *l, int64_t wait_ms)
+{
+    if (wait_ms >= 0) {
+        uv_update_time(&l->uv->loop);   /* the timer counts from the loop's cached time */
+        uv_timer_start(&l->uv->deadline, wake_cb, (uint64_t)wait_ms, 0);
+    }
+    l->in_service = 1;
+    /* ONCE waits for the next socket event or the deadline timer above. */
+    uv_run(&l->uv->loop, UV_RUN_ONCE);
+    l->in_service = 0;
+    uv_timer_stop(&l->uv->deadline);
+    return 0;
 }
 
 int pl_loop_service(parley_loop *l, int64_t deadline_ms)
 {
     int64_t now = pl_now_ms();
-    int wait = 1;
-    if (deadline_ms == 0 || (deadline_ms > 0 && deadline_ms <= now))
-        wait = 0;
-    else if (deadline_ms > 0) {
-        uv_update_time(&l->uv->loop);   /* the timer counts from the loop's cached time */
-        uv_timer_start(&l->uv->deadline, wake_cb, (uint64_t)(deadline_ms - now), 0);
+    if (deadline_ms == 0 || (deadline_ms > 0 && deadline_ms <= now)) {
+        /* NOWAIT only handles what is ready. */
+        l->in_service = 1;
+        uv_run(&l->uv->loop, UV_RUN_NOWAIT);
+        l->in_service = 0;
+        return 0;
     }
-    l->in_service = 1;
-    /* ONCE waits for the next socket event or timer (the one above bounds it); NOWAIT only
-     * handles what is ready. */
-    uv_run(&l->uv->loop, wait ? UV_RUN_ONCE : UV_RUN_NOWAIT);
-    l->in_service = 0;
-    uv_timer_stop(&l->uv->deadline);
-    return 0;
+    return pl_loop_wait(l, deadline_ms > 0 ? deadline_ms - now : -1);
 }
 
 int parley_loop_run(parley_loop *l, int timeout_ms)

@@ -71,6 +71,9 @@ int64_t pl_now_ms(void);
 /* Runs one service round, waiting at most until deadline_ms (pl_now_ms time base; -1 =
  * no limit, 0 = do not wait). */
 int pl_loop_service(parley_loop *l, int64_t deadline_ms);
+/* One round that waits for I/O at most wait_ms (-1: no limit; 0: the deadline is due at once,
+ * as it is for a caller that lost the CPU before the wait began), then returns. */
+int pl_loop_wait(parley_loop *l, int64_t wait_ms);
 
 /* ---- client ------------------------------------------------------------------------------ */
 

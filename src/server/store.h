@@ -201,6 +201,18 @@ store_rc store_batch_begin(store *s);
 store_rc store_batch_commit(store *s);     /* durable on return STORE_OK */
 void store_batch_rollback(store *s);
 
+/* Where the last batch's begin and commit spent their time, in microseconds, so that the
+ * store thread can name the cause of a slow batch. A backend fills what it can tell apart
+ * and leaves the rest 0. */
+typedef struct {
+    int64_t begin_us;          /* opening the transaction (write lock, read snapshot) */
+    int64_t commit_us;         /* the whole commit, everything below included */
+    int64_t sync_us;           /* of it: writing the log and waiting for stable storage */
+    int64_t ckpt_us;           /* of it: a checkpoint the commit had to run itself */
+    int64_t log_frames;        /* SQLite: frames in the WAL after the commit */
+} store_batch_timing;
+void store_batch_timing_get(const store *s, store_batch_timing *t);
+
 /* Per-operation savepoints inside a batch (the store queue wraps each op in these). */
 store_rc store_op_begin(store *s);
 void store_op_end(store *s, int ok);       /* ok != 0: keep; 0: roll the op back */

@@ -62,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const migrations[] = {
@@ -539,18 +540,48 @@ void store_close(store *s)
 
 /* ---- batches and savepoints ------------------------------------------------------------ */
 
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 store_rc store_batch_begin(store *s)
 {
     if (s->in_batch) return STORE_ERR_INTERNAL;
+    memset(&s->timing, 0, sizeof s->timing);
+    int64_t t0 = monotonic_us();
     store_rc rc = sq_run(s, Q_BEGIN);
+    s->timing.begin_us = monotonic_us() - t0;
     if (rc == STORE_OK) s->in_batch = 1;
     return rc;
+}
+
+/* The WAL hook runs inside the COMMIT right after the frames were written and synced, so its
+ * timestamp splits the commit into "write and fsync" and "checkpoint". */
+static void commit_timing(store *s, int64_t t0)
+{
+    s->timing.commit_us = monotonic_us() - t0;
+    ckpt_commit_info ci;
+    ckpt_last_commit(s->ckpt, &ci);
+    if (ci.hook_at_us < t0) return;            /* no hook: the commit wrote nothing */
+    s->timing.sync_us = ci.hook_at_us - t0;
+    s->timing.ckpt_us = ci.ckpt_us;
+    s->timing.log_frames = ci.frames;
+}
+
+void store_batch_timing_get(const store *s, store_batch_timing *t)
+{
+    *t = s->timing;
 }
 
 store_rc store_batch_commit(store *s)
 {
     if (!s->in_batch) return STORE_ERR_INTERNAL;
+    int64_t t0 = monotonic_us();
     store_rc rc = sq_run(s, Q_COMMIT);
+    commit_timing(s, t0);
     if (rc != STORE_OK) {
         /* A failed COMMIT may leave the transaction open; nothing of it may survive. */
         if (!sqlite3_get_autocommit(s->db)) sq_run(s, Q_ROLLBACK);

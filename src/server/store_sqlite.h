@@ -59,6 +59,13 @@ ckpt *ckpt_start(const char *path, char *err, size_t errlen);
 void ckpt_attach(ckpt *k, sqlite3 *writer);
 /* Stops the thread, closes its connection, frees k (NULL is fine). */
 void ckpt_stop(ckpt *k);
+/* What the WAL hook saw at the writer's last COMMIT; writer thread only. */
+typedef struct {
+    int64_t hook_at_us;        /* CLOCK_MONOTONIC when the hook ran: the frames were synced */
+    int64_t ckpt_us;           /* spent in the writer's own checkpoint inside the hook */
+    int frames;                /* frames in the WAL after the COMMIT */
+} ckpt_commit_info;
+void ckpt_last_commit(const ckpt *k, ckpt_commit_info *out);
 
 /* ---- update positions (store_sqlite_pts.c) ---- */
 typedef struct { int64_t acc; uint64_t pts; } pts_slot;          /* acc 0 = empty */
@@ -77,6 +84,7 @@ struct store {
     ckpt *ckpt;                /* checkpoints the WAL beside the writer */
     sqlite3_stmt *stmts[Q_COUNT];
     int in_batch;              /* inside store_batch_begin .. commit/rollback */
+    store_batch_timing timing; /* of the last batch (store_batch_timing_get) */
     pts_cache pts;
     size_t op_pts_mark;        /* pts_mark() at store_op_begin */
     size_t mut_pts_mark[MUT_DEPTH_MAX];   /* pts_mark() of each open mut_begin */

@@ -13,6 +13,10 @@
  * itself, between two transactions: by then the thread has copied most frames, so this costs
  * little, and the next transaction starts the WAL from the beginning again.
  *
+ * The hook also notes when it ran and how long a checkpoint it ran itself took
+ * (ckpt_last_commit), so that the store thread's slow-batch log can split a COMMIT into
+ * write+fsync and checkpoint.
+ *
  * store_scrub() (TRUNCATE after deletions) is unchanged and still runs on the writer.
  * Ownership: ckpt_start() returns a ckpt the caller frees with ckpt_stop().
  */
@@ -21,6 +25,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* 4096 frames of 4 KiB pages = 16 MiB of WAL before the thread copies it back. */
 #define CKPT_NUDGE_FRAMES 4096
@@ -33,7 +38,16 @@ struct ckpt {
     pthread_cond_t cond;
     int wanted;
     int stopping;
+    /* Writer thread only: what the WAL hook saw at the last COMMIT (ckpt_last_commit). */
+    ckpt_commit_info last;
 };
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void *ckpt_main(void *arg)
 {
@@ -111,8 +125,12 @@ void ckpt_stop(ckpt *k)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     ckpt *k = arg;
+    k->last.hook_at_us = now_us();
+    k->last.frames = frames;
+    k->last.ckpt_us = 0;
     if (frames >= CKPT_FORCE_FRAMES) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        k->last.ckpt_us = now_us() - k->last.hook_at_us;
     } else if (frames >= CKPT_NUDGE_FRAMES) {
         pthread_mutex_lock(&k->lock);
         k->wanted = 1;
@@ -120,6 +138,11 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
         pthread_mutex_unlock(&k->lock);
     }
     return SQLITE_OK;
+}
+
+void ckpt_last_commit(const ckpt *k, ckpt_commit_info *out)
+{
+    *out = k->last;
 }
 
 void ckpt_attach(ckpt *k, sqlite3 *writer)

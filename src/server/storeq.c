@@ -3,15 +3,21 @@
  *
  * Jobs flow: submit queue (network -> store thread) -> batch -> completion queue (store ->
  * network thread). Both queues are singly linked FIFO lists under one mutex each; the store
- * thread holds no lock while it touches the disk.
+ * thread holds no lock while it touches the disk. Batches and scrubs slower than the
+ * threshold are logged with the cause of their time (log_slow_batch).
  */
 #include "storeq.h"
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     storeq_job *head, *tail;
@@ -29,8 +35,10 @@ struct storeq {
     job_list out;
     void (*wake)(void *);
     void *wake_arg;
+    _Atomic int64_t slow_us;   /* log batches and scrubs slower than this (storeq_log_slow) */
     /* Store thread only. */
     size_t last_batch_n;       /* jobs in the previous batch */
+    int schedstat_fd;          /* /proc/thread-self/schedstat of the store thread, or -1 */
     int scrub_pending;
     int64_t last_scrub_ms;
 };
@@ -104,6 +112,65 @@ static storeq_job *take_until(storeq *q, int64_t deadline_us, size_t max)
     return jobs;
 }
 
+static long long ms(int64_t us)
+{
+    return (long long)((us + 500) / 1000);
+}
+
+/* The store thread's time on a CPU and waiting in a run queue for one (schedstat, in ns),
+ * read at each batch's start (one pread) so that a slow batch can say whether the thread was
+ * working, waiting for a CPU (a busy machine) or blocked (disk, locks). Zeros without
+ * schedstat. */
+typedef struct {
+    int64_t run_us, runq_us;
+} cpu_times;
+
+static void cpu_times_now(const storeq *q, cpu_times *t)
+{
+    t->run_us = t->runq_us = 0;
+    char buf[96];
+    ssize_t n = q->schedstat_fd >= 0 ? pread(q->schedstat_fd, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0) return;
+    buf[n] = '\0';
+    unsigned long long run = 0, wait = 0;
+    if (sscanf(buf, "%llu %llu", &run, &wait) == 2) {
+        t->run_us = (int64_t)(run / 1000);
+        t->runq_us = (int64_t)(wait / 1000);
+    }
+}
+
+/* "; on CPU a ms, waiting for a CPU b ms, blocked c ms" for the time since `since`. */
+static void cpu_split(const storeq *q, const cpu_times *since, int64_t total_us, char *out,
+                      size_t len)
+{
+    cpu_times now;
+    cpu_times_now(q, &now);
+    out[0] = '\0';
+    if (q->schedstat_fd < 0) return;
+    int64_t run = now.run_us - since->run_us, wait = now.runq_us - since->runq_us;
+    int64_t blocked = total_us - run - wait;
+    snprintf(out, len, "; on CPU %lld ms, waiting for a CPU %lld ms, blocked %lld ms", ms(run),
+             ms(wait), ms(blocked > 0 ? blocked : 0));
+}
+
+/* WHY: every request of a batch waits for all of it and the queue waits behind it, so a slow
+ * batch holds back acknowledgements and deliveries. The line names where the time went (the
+ * backend's split of begin and commit; "requests" includes the linger; then the thread's own
+ * view: running, waiting for a CPU, or blocked), so a stall of the store (a checkpoint, a slow
+ * fsync) can be told apart from a machine that is short of CPU. */
+static void log_slow_batch(storeq *q, size_t n, int64_t total_us, int64_t jobs_us,
+                           const cpu_times *start)
+{
+    store_batch_timing t;
+    store_batch_timing_get(q->s, &t);
+    char cpu[128];
+    cpu_split(q, start, total_us, cpu, sizeof cpu);
+    log_warn("store: batch of %zu took %lld ms (begin %lld ms, requests %lld ms, commit %lld ms:"
+             " write and fsync %lld ms, checkpoint %lld ms; WAL %lld frames%s)",
+             n, ms(total_us), ms(t.begin_us), ms(jobs_us - t.begin_us), ms(t.commit_us),
+             ms(t.sync_us), ms(t.ckpt_us), (long long)t.log_frames, cpu);
+}
+
 /* Runs one batch; marks every job failed if the batch cannot be committed.
  *
  * WHY linger: each commit's fdatasync costs the machine about 80 us of CPU here (most of it
@@ -114,6 +181,9 @@ static storeq_job *take_until(storeq *q, int64_t deadline_us, size_t max)
  * fsync. A lone request at a low rate is committed at once and pays nothing. */
 static void run_batch(storeq *q, storeq_job *jobs)
 {
+    cpu_times c0;
+    cpu_times_now(q, &c0);
+    int64_t t0 = monotonic_us();
     store_rc brc = store_batch_begin(q->s);
     storeq_job *last = NULL;
     size_t n = run_jobs(q, jobs, brc, &last);
@@ -127,7 +197,10 @@ static void run_batch(storeq *q, storeq_job *jobs)
         }
     }
     q->last_batch_n = n;
+    int64_t t_jobs = monotonic_us();
     if (brc == STORE_OK) brc = store_batch_commit(q->s);
+    int64_t t_end = monotonic_us();
+    if (t_end - t0 > atomic_load(&q->slow_us)) log_slow_batch(q, n, t_end - t0, t_jobs - t0, &c0);
     if (brc != STORE_OK) {
         log_error("store: batch commit failed; the batch's requests get INTERNAL");
         store_batch_rollback(q->s);
@@ -152,8 +225,18 @@ static void complete(storeq *q, storeq_job *jobs)
 
 static void scrub(storeq *q)
 {
+    cpu_times c0;
+    cpu_times_now(q, &c0);
+    int64_t t0 = monotonic_us();
     if (store_scrub(q->s) != STORE_OK) log_warn("store: scrub failed; will retry");
     else q->scrub_pending = 0;
+    int64_t took = monotonic_us() - t0;
+    if (took > atomic_load(&q->slow_us)) {
+        char cpu[128];
+        cpu_split(q, &c0, took, cpu, sizeof cpu);
+        log_warn("store: scrub (WAL checkpoint and truncate after deletions) took %lld ms%s",
+                 ms(took), cpu);
+    }
     q->last_scrub_ms = monotonic_ms();
 }
 
@@ -189,12 +272,14 @@ static storeq_job *next_batch(storeq *q)
 static void *store_thread(void *arg)
 {
     storeq *q = arg;
+    q->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     storeq_job *jobs;
     while ((jobs = next_batch(q)) != NULL) {
         run_batch(q, jobs);
         complete(q, jobs);
         if (q->scrub_pending && monotonic_ms() - q->last_scrub_ms >= STOREQ_SCRUB_MS) scrub(q);
     }
+    if (q->schedstat_fd >= 0) close(q->schedstat_fd);
     return NULL;
 }
 
@@ -205,6 +290,7 @@ storeq *storeq_start(store *s, void (*wake)(void *), void *wake_arg)
     q->s = s;
     q->wake = wake;
     q->wake_arg = wake_arg;
+    q->slow_us = (int64_t)STOREQ_SLOW_MS * 1000;
     pthread_mutex_init(&q->lock, NULL);
     pthread_mutex_init(&q->out_lock, NULL);
     pthread_condattr_t ca;
@@ -220,6 +306,11 @@ storeq *storeq_start(store *s, void (*wake)(void *), void *wake_arg)
         return NULL;
     }
     return q;
+}
+
+void storeq_log_slow(storeq *q, int64_t threshold_ms)
+{
+    atomic_store(&q->slow_us, threshold_ms * 1000);
 }
 
 int storeq_submit(storeq *q, storeq_job *job)

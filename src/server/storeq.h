@@ -8,7 +8,8 @@
  * acknowledged to a client before it is durable. Under load a batch lingers up to
  * STOREQ_LINGER_US for jobs that are about to arrive (see storeq.c). After batches that deleted or overwrote
  * content it runs store_scrub(), at most every STOREQ_SCRUB_MS while busy but always before
- * going idle.
+ * going idle. A batch or scrub slower than STOREQ_SLOW_MS is logged as a warning that says
+ * where its time went (see storeq.c).
  *
  * Memory and threads: a job is owned by whoever holds it: the submitter until
  * storeq_submit() succeeds, then the store thread, then, on the network thread, its `done`
@@ -19,6 +20,7 @@
 #define PARLEY_STOREQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store.h"
 
@@ -26,6 +28,8 @@
 #define STOREQ_QUEUE_MAX 65536
 #define STOREQ_SCRUB_MS 200
 #define STOREQ_LINGER_US 500
+/* A batch (or scrub) slower than this is logged as a warning with where its time went. */
+#define STOREQ_SLOW_MS 100
 
 typedef struct storeq storeq;
 typedef struct storeq_job storeq_job;
@@ -46,6 +50,10 @@ struct storeq_job {
 /* Starts the thread; it owns `s` from now on and closes it in storeq_stop(). `wake` is
  * called (from the store thread) whenever completions are ready. NULL on failure. */
 storeq *storeq_start(store *s, void (*wake)(void *), void *wake_arg);
+
+/* Changes the slow-batch threshold (default STOREQ_SLOW_MS); a negative value logs every
+ * batch, which is how the tests see the log line without depending on timing. */
+void storeq_log_slow(storeq *q, int64_t threshold_ms);
 
 /* Network thread. 0, or -1 when the queue is full or stopping (the caller still owns job
  * and answers BUSY). */
