@@ -292,9 +292,11 @@ static void spawn_child(struct sfu_link *l)
     unlink(l->sock_path);  /* a stale socket from a crashed run */
     snprintf(port, sizeof port, "%u", l->srv->cfg.sfu_port);
     snprintf(consent, sizeof consent, "%u", l->srv->cfg.sfu_consent_timeout * 1000);
+    char parent[24];
+    snprintf(parent, sizeof parent, "%d", (int)getpid());
     char *args[] = { path, "--bind", l->srv->cfg.sfu_bind, "--port", port,
                      "--control", l->sock_path, "--consent-timeout", consent,
-                     "--exit-with-parent", NULL };
+                     "--exit-with-parent", parent, NULL };
     if (uv_pipe_init(l->srv->uv, &l->out, 0) != 0) {
         link_down(l, "cannot make a pipe");
         return;

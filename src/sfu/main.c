@@ -7,6 +7,7 @@
 #include "control.h"
 #include "log.h"
 #include "sfu.h"
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 
 static void usage(void) {
     fprintf(stderr, "usage: parley-sfu [--bind ADDR] [--port N] [--control PATH] "
-                    "[--consent-timeout MS] [--log-level L] [--exit-with-parent]\n"
+                    "[--consent-timeout MS] [--log-level L] [--exit-with-parent PID]\n"
                     "                  [--capture FILE]   (test hook: records decrypted RTP)\n"
                     "                  [--loss PERCENT]   (test hook: drops 0-50 %% of SRTP each way)\n");
 }
@@ -38,14 +39,16 @@ static int parse_args(int argc, char **argv, sfu_config *cfg, const char **contr
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long l = 0;
-        if (!strcmp(a, "--exit-with-parent")) {
-            /* A supervisor (parleyd) killed with SIGKILL cannot stop us: the kernel does. */
-            pid_t parent = getppid();
-            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) return 1;
-            continue;
-        }
         if (!v) { usage(); return 2; }
         i++;
+        if (!strcmp(a, "--exit-with-parent") && (l = parse_num(v, INT_MAX)) > 0) {
+            /* A supervisor (parleyd) killed with SIGKILL cannot stop us: the kernel does.
+             * WHY the parent's pid on the command line: if it died before this line ran
+             * (start-up takes a while under a sanitizer), getppid() already names whoever
+             * adopted us, and the death signal would never come. */
+            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != (pid_t)l) return 1;
+            continue;
+        }
         if (!strcmp(a, "--bind")) cfg->bind_addr = v;
         else if (!strcmp(a, "--port") && (l = parse_num(v, 65535)) >= 0) cfg->port = (int)l;
         else if (!strcmp(a, "--control")) *control_path = v;
