@@ -73,8 +73,6 @@ conn *conn_find(server *srv, uint64_t id)
     return idmap_get(&srv->conns, id);
 }
 
-/* ---- outbound queue --------------------------------------------------------------------- */
-
 /* ---- back-pressure: the pacer ------------------------------------------------------------ */
 
 /* WHY nothing here pauses a socket from inside lws's receive path: lws 4.1, asked to stop
@@ -99,6 +97,8 @@ conn *conn_find(server *srv, uint64_t id)
  * the loop was in (the slow phases also log themselves, with what they were doing). */
 #define HEARTBEAT_MS 250
 #define STALL_LOG_MS 100
+/* The watchdog's name for where the loop is between our own phases. */
+#define PHASE_LWS "libwebsockets service"
 
 typedef struct net_pacer {
     uv_idle_t idle;            /* active while ids is not empty */
@@ -222,7 +222,7 @@ static void on_pacer_idle(uv_idle_t *h)
     p->n -= n;
     if (p->n == 0) uv_idle_stop(h);
     log_if_slow("dispatching backlogs", t0);
-    watchdog_where(srv->watchdog, "libwebsockets service");
+    watchdog_where(srv->watchdog, PHASE_LWS);
 }
 
 static void on_heartbeat(uv_timer_t *t)
@@ -273,6 +273,8 @@ static void pacer_free(server *srv)
     free(srv->pacer);
     srv->pacer = NULL;
 }
+
+/* ---- outbound queue --------------------------------------------------------------------- */
 
 static void free_out_queue(conn *c)
 {
@@ -552,7 +554,7 @@ static void deliver(conn *c, const uint8_t *data, size_t len)
     }
     watchdog_where(c->srv->watchdog, "dispatching a request");
     dispatch_frame(c, data, len);
-    watchdog_where(c->srv->watchdog, "libwebsockets service");
+    watchdog_where(c->srv->watchdog, PHASE_LWS);
 }
 
 static void on_receive(conn *c, struct lws *wsi, const void *in, size_t len)
@@ -670,7 +672,7 @@ static void drain_completions(server *srv)
     storeq_drain(srv->sq);
     auth_pool_drain(srv->auth);
     log_if_slow("store and Argon2 completions", t0);
-    watchdog_where(srv->watchdog, "libwebsockets service");
+    watchdog_where(srv->watchdog, PHASE_LWS);
 }
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -916,7 +918,7 @@ int net_start(server *srv, const char *cert_path, const char *key_path, char *er
 void net_run(server *srv)
 {
     /* One round per call: the stop flag is seen after the wake-up net_wake() causes. */
-    watchdog_where(srv->watchdog, "libwebsockets service");
+    watchdog_where(srv->watchdog, PHASE_LWS);
     while (!atomic_load(&srv->stop))
         uv_run(srv->uv, UV_RUN_ONCE);
 }
