@@ -540,7 +540,7 @@ void store_close(store *s)
 
 /* ---- batches and savepoints ------------------------------------------------------------ */
 
-static int64_t monotonic_us(void)
+int64_t sqlite_monotonic_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -551,9 +551,9 @@ store_rc store_batch_begin(store *s)
 {
     if (s->in_batch) return STORE_ERR_INTERNAL;
     memset(&s->timing, 0, sizeof s->timing);
-    int64_t t0 = monotonic_us();
+    int64_t t0 = sqlite_monotonic_us();
     store_rc rc = sq_run(s, Q_BEGIN);
-    s->timing.begin_us = monotonic_us() - t0;
+    s->timing.begin_us = sqlite_monotonic_us() - t0;
     if (rc == STORE_OK) s->in_batch = 1;
     return rc;
 }
@@ -562,7 +562,7 @@ store_rc store_batch_begin(store *s)
  * timestamp splits the commit into "write and fsync" and "checkpoint". */
 static void commit_timing(store *s, int64_t t0)
 {
-    s->timing.commit_us = monotonic_us() - t0;
+    s->timing.commit_us = sqlite_monotonic_us() - t0;
     ckpt_commit_info ci;
     ckpt_last_commit(s->ckpt, &ci);
     if (ci.hook_at_us < t0) return;            /* no hook: the commit wrote nothing */
@@ -579,7 +579,7 @@ void store_batch_timing_get(const store *s, store_batch_timing *t)
 store_rc store_batch_commit(store *s)
 {
     if (!s->in_batch) return STORE_ERR_INTERNAL;
-    int64_t t0 = monotonic_us();
+    int64_t t0 = sqlite_monotonic_us();
     store_rc rc = sq_run(s, Q_COMMIT);
     commit_timing(s, t0);
     if (rc != STORE_OK) {

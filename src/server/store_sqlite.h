@@ -59,6 +59,8 @@ ckpt *ckpt_start(const char *path, char *err, size_t errlen);
 void ckpt_attach(ckpt *k, sqlite3 *writer);
 /* Stops the thread, closes its connection, frees k (NULL is fine). */
 void ckpt_stop(ckpt *k);
+/* CLOCK_MONOTONIC in microseconds: the batch timings and the WAL hook's timestamps. */
+int64_t sqlite_monotonic_us(void);
 /* What the WAL hook saw at the writer's last COMMIT; writer thread only. */
 typedef struct {
     int64_t hook_at_us;        /* CLOCK_MONOTONIC when the hook ran: the frames were synced */

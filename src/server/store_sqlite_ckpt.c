@@ -25,7 +25,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* 4096 frames of 4 KiB pages = 16 MiB of WAL before the thread copies it back. */
 #define CKPT_NUDGE_FRAMES 4096
@@ -41,13 +40,6 @@ struct ckpt {
     /* Writer thread only: what the WAL hook saw at the last COMMIT (ckpt_last_commit). */
     ckpt_commit_info last;
 };
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void *ckpt_main(void *arg)
 {
@@ -125,12 +117,12 @@ void ckpt_stop(ckpt *k)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     ckpt *k = arg;
-    k->last.hook_at_us = now_us();
+    k->last.hook_at_us = sqlite_monotonic_us();
     k->last.frames = frames;
     k->last.ckpt_us = 0;
     if (frames >= CKPT_FORCE_FRAMES) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        k->last.ckpt_us = now_us() - k->last.hook_at_us;
+        k->last.ckpt_us = sqlite_monotonic_us() - k->last.hook_at_us;
     } else if (frames >= CKPT_NUDGE_FRAMES) {
         pthread_mutex_lock(&k->lock);
         k->wanted = 1;
