@@ -102,22 +102,17 @@ static void reply_chat(req_job *j, Parley__Response *r, wire_arena *a)
     r->result_case = PARLEY__RESPONSE__RESULT_CHAT;
 }
 
-/* The positions this request added to the requester's log (proto: "A request that changes
- * state answers with the range..."): the requesting connection is not pushed them. */
-static void result_range(const req_job *j, uint64_t *pts, uint32_t *count)
-{
-    push_range_for(&j->fo, j->user_id, pts, count);
-}
-
-/* The chat as the requester sees it (unset after LeaveChat), and the entries themselves: the
- * chat change and the service messages, which the result describes nowhere else. */
+/* The chat as the requester sees it (unset after LeaveChat), the range of positions the
+ * request added to the requester's log (push_range_for: the requesting connection is not
+ * pushed them), and the entries themselves: the chat change and the service messages, which
+ * the result describes nowhere else. */
 static void reply_chat_result(req_job *j, Parley__Response *r, wire_arena *a)
 {
     Parley__ChatResult *cr = wire_alloc(a, sizeof *cr);
     if (!cr) return;
     parley__chat_result__init(cr);
     if (j->has_chat) cr->chat = wire_chat(a, &j->chat, j->user_id);
-    result_range(j, &cr->pts, &cr->pts_count);
+    push_range_for(&j->fo, j->user_id, &cr->pts, &cr->pts_count);
     cr->updates = push_updates_for(a, &j->fo, j->user_id, &cr->n_updates);
     r->result_case = PARLEY__RESPONSE__RESULT_CHAT_RESULT;
     r->chat_result = cr;
@@ -289,7 +284,7 @@ static void reply_sent(req_job *j, Parley__Response *r, wire_arena *a)
         sr->pts = j->pts;
         sr->pts_count = j->pts ? 1 : 0;
     } else {
-        result_range(j, &sr->pts, &sr->pts_count);
+        push_range_for(&j->fo, j->user_id, &sr->pts, &sr->pts_count);
     }
     r->result_case = PARLEY__RESPONSE__RESULT_SENT;
     r->sent = sr;
@@ -326,7 +321,7 @@ static void reply_edited(req_job *j, Parley__Response *r, wire_arena *a)
     if (!er) return;
     parley__edit_result__init(er);
     er->message = wire_message(a, &j->msg, j->user_id);
-    result_range(j, &er->pts, &er->pts_count);
+    push_range_for(&j->fo, j->user_id, &er->pts, &er->pts_count);
     r->result_case = PARLEY__RESPONSE__RESULT_EDITED;
     r->edited = er;
 }
@@ -358,7 +353,7 @@ static void reply_deleted(req_job *j, Parley__Response *r, wire_arena *a)
     parley__delete_result__init(d);
     d->deleted = j->ids;  /* borrowed until the answer is packed */
     d->n_deleted = j->n_ids;
-    result_range(j, &d->pts, &d->pts_count);
+    push_range_for(&j->fo, j->user_id, &d->pts, &d->pts_count);
     r->result_case = PARLEY__RESPONSE__RESULT_DELETED;
     r->deleted = d;
 }
@@ -383,7 +378,7 @@ static void reply_read(req_job *j, Parley__Response *r, wire_arena *a)
     if (!rr) return;
     parley__read_result__init(rr);
     rr->max_id = j->max_id;
-    result_range(j, &rr->pts, &rr->pts_count);
+    push_range_for(&j->fo, j->user_id, &rr->pts, &rr->pts_count);
     r->result_case = PARLEY__RESPONSE__RESULT_READ;
     r->read = rr;
 }
