@@ -59,6 +59,8 @@ static void usage(FILE *f, const char *prog)
         "  --rate R             messages per second, all clients together (default 1000)\n"
         "  --duration S         measured window in seconds (default 10)\n"
         "  --warmup S           seconds before the window (default 2)\n"
+        "  --interval S         also report the latency of each S-second slice of the\n"
+        "                       window (by intended send time), to see a tail grow\n"
         "  --grace S            after the window, seconds to wait for the last deliveries\n"
         "                       (default 10)\n"
         "  --size BYTES         message text length, 1-4096 (default 32)\n"
@@ -189,6 +191,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *help)
         { "--idle", 1, 200000, NULL, &o->idle, NULL },
         { "--catchup", 1, 100000, NULL, &o->catchup, NULL },
         { "--settle", 0, 600, &o->settle, NULL, NULL },
+        { "--interval", 1, 86400, &o->interval, NULL, NULL },
         { "--register-parallel", 1, 64, NULL, &o->register_parallel, NULL },
         { "--max-pending", 1, 100000, NULL, &o->max_pending, NULL },
         { "--max-inflight", 1, 1e8, NULL, NULL, &o->max_inflight },

@@ -64,6 +64,17 @@ static void text_hist(FILE *f, const char *name, const bench_hist *h)
             (unsigned long long)h->total);
 }
 
+/* --interval: one line per slice, so a tail that grows over a long run shows. */
+static void text_intervals(FILE *f, const bench_result *r)
+{
+    for (int i = 0; i < r->n_intervals; i++) {
+        const bench_interval *iv = &r->intervals[i];
+        fprintf(f, "  from %6.0f s p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f ms  (%llu msgs)\n",
+                iv->start_s, ms(iv->p50_ns), ms(iv->p90_ns), ms(iv->p99_ns), ms(iv->p999_ns),
+                ms(iv->max_ns), (unsigned long long)iv->count);
+    }
+}
+
 static void text_errors(FILE *f, const bench_result *r, const bench_target_ops *ops)
 {
     int any = 0;
@@ -124,6 +135,7 @@ void report_text(FILE *f, const bench_opts *o, const bench_result *r,
                        "NOT in these percentiles\n",
                     (unsigned long long)(r->window_sent - r->latency.total),
                     (unsigned long long)r->window_sent);
+        text_intervals(f, r);
         text_hist(f, "ack:", &r->ack_latency);
         text_hist(f, "send lag:", &r->send_lag);
         fprintf(f, "             (all from each message's intended send time: corrected for "
@@ -144,6 +156,21 @@ static void json_hist(FILE *f, const char *name, const bench_hist *h)
             (unsigned long long)hist_quantile(h, 0.90), (unsigned long long)hist_quantile(h, 0.99),
             (unsigned long long)hist_quantile(h, 0.999), (unsigned long long)h->max,
             hist_mean(h));
+}
+
+static void json_intervals(FILE *f, const bench_result *r)
+{
+    if (r->n_intervals == 0)
+        return;
+    fprintf(f, ",\"intervals\":[");
+    for (int i = 0; i < r->n_intervals; i++) {
+        const bench_interval *iv = &r->intervals[i];
+        fprintf(f, "%s{\"start_s\":%.3f,\"count\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+                   "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f}", i ? "," : "",
+                iv->start_s, (unsigned long long)iv->count, ms(iv->p50_ns), ms(iv->p90_ns),
+                ms(iv->p99_ns), ms(iv->p999_ns), ms(iv->max_ns));
+    }
+    fputc(']', f);
 }
 
 static void json_resources(FILE *f, const bench_result *r)
@@ -215,6 +242,7 @@ void report_json(FILE *f, const bench_opts *o, const bench_result *r,
         }
         fputc('}', f);
         json_hist(f, "latency", &r->latency);
+        json_intervals(f, r);
         json_hist(f, "ack_latency", &r->ack_latency);
         json_hist(f, "send_lag", &r->send_lag);
     }

@@ -36,6 +36,7 @@ typedef struct {
      * publishes them to the workers. Absolute CLOCK_MONOTONIC ns. */
     uint64_t t0, warm_end, win_end, send_end, grace_end;
     uint64_t warm_ns, win_ns;    /* window as offsets from t0 */
+    uint64_t slice_ns;           /* --interval, or 0 */
     int total_senders;
     uint64_t receivers;          /* deliveries per message: 1, or the group's other members */
     atomic_ullong sent, acked, acked_ok, delivered; /* across workers, for the grace period */
@@ -66,6 +67,8 @@ typedef struct {
     uint64_t window_sent, window_delivered;
     uint64_t errors[BENCH_MAX_CODES];
     bench_hist lat, ack, lag;
+    bench_hist *slices;          /* --interval: one latency histogram per slice, or NULL */
+    int n_slices;
 } worker;
 
 static void sleep_ns(uint64_t ns)
@@ -123,8 +126,14 @@ static void on_deliver(void *ud, int client, const char *payload, size_t len)
     w->delivered++;
     atomic_fetch_add_explicit(&sh->delivered, 1, memory_order_relaxed);
     uint64_t intended = sh->t0 + rel;
-    if (rel >= sh->warm_ns && rel < sh->win_ns)
-        hist_record(&w->lat, now > intended ? now - intended : 0);
+    if (rel >= sh->warm_ns && rel < sh->win_ns) {
+        uint64_t d = now > intended ? now - intended : 0;
+        hist_record(&w->lat, d);
+        if (w->slices) {
+            uint64_t i = (rel - sh->warm_ns) / sh->slice_ns;
+            hist_record(&w->slices[i < (uint64_t)w->n_slices ? i : (uint64_t)w->n_slices - 1], d);
+        }
+    }
     if (now >= sh->warm_end && now < sh->win_end)
         w->window_delivered++;
     int k = client - w->first;
@@ -329,8 +338,24 @@ static void workers_free(const bench_target_ops *ops, worker **ws, int n)
         free(ws[i]->send_seq);
         free(ws[i]->recv_next);
         free(ws[i]->buf);
+        free(ws[i]->slices);
         free(ws[i]);
     }
+}
+
+/* --interval: the window cut into slices (the last one takes any remainder). */
+static int slices_new(worker *w, const bench_opts *o)
+{
+    if (o->interval <= 0)
+        return 0;
+    double n = o->duration / o->interval;
+    w->n_slices = n < 1 ? 1 : n > BENCH_MAX_INTERVALS ? BENCH_MAX_INTERVALS : (int)n;
+    w->slices = malloc((size_t)w->n_slices * sizeof *w->slices);
+    if (!w->slices)
+        return -1;
+    for (int i = 0; i < w->n_slices; i++)
+        hist_init(&w->slices[i]);
+    return 0;
 }
 
 /* Splits n clients into contiguous shards on even boundaries (a pair shares a shard, which
@@ -368,6 +393,10 @@ static int workers_new(shared *sh, bench_target *t, int n, worker **ws, char *er
         w->recv_next = calloc((size_t)count, sizeof *w->recv_next);
         w->buf = malloc((size_t)sh->o->size + 64);
         if (!w->senders || !w->send_seq || !w->recv_next || !w->buf) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (slices_new(w, sh->o) != 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -432,6 +461,30 @@ static void shared_init(shared *sh, const bench_target_ops *ops, const bench_opt
 
 /* ---- load mode --------------------------------------------------------------------------- */
 
+static void merge_slices(bench_result *r, worker **ws, int n)
+{
+    if (n < 1 || !ws[0]->slices)
+        return;
+    bench_hist *h = malloc(sizeof *h);
+    if (!h)
+        return;
+    r->n_intervals = ws[0]->n_slices;
+    for (int s = 0; s < r->n_intervals; s++) {
+        hist_init(h);
+        for (int i = 0; i < n; i++)
+            hist_merge(h, &ws[i]->slices[s]);
+        bench_interval *iv = &r->intervals[s];
+        iv->start_s = (double)s * (double)ws[0]->sh->slice_ns / 1e9;
+        iv->count = h->total;
+        iv->p50_ns = hist_quantile(h, 0.50);
+        iv->p90_ns = hist_quantile(h, 0.90);
+        iv->p99_ns = hist_quantile(h, 0.99);
+        iv->p999_ns = hist_quantile(h, 0.999);
+        iv->max_ns = h->max;
+    }
+    free(h);
+}
+
 static void merge(bench_result *r, worker **ws, int n)
 {
     hist_init(&r->latency);
@@ -458,6 +511,7 @@ static void merge(bench_result *r, worker **ws, int n)
         hist_merge(&r->ack_latency, &w->ack);
         hist_merge(&r->send_lag, &w->lag);
     }
+    merge_slices(r, ws, n);
     uint64_t expected = r->acked * (uint64_t)(r->receivers > 0 ? r->receivers : 1);
     r->lost = expected > r->delivered ? expected - r->delivered : 0;
     r->unanswered = r->sent > r->acked + r->ack_errors ? r->sent - r->acked - r->ack_errors : 0;
@@ -545,6 +599,13 @@ int bench_run_load(const bench_target_ops *ops, bench_target *t, const bench_opt
     sh.t0 = mono_ns() + 50000000ULL;
     sh.warm_ns = (uint64_t)(o->warmup * 1e9);
     sh.win_ns = sh.warm_ns + (uint64_t)(o->duration * 1e9);
+    if (o->interval > 0) {
+        double n_sl = o->duration / o->interval;
+        n_sl = n_sl < 1 ? 1 : n_sl > BENCH_MAX_INTERVALS ? BENCH_MAX_INTERVALS : (int)n_sl;
+        sh.slice_ns = (uint64_t)(o->interval * 1e9);
+        if (o->duration / o->interval > BENCH_MAX_INTERVALS)
+            sh.slice_ns = (uint64_t)(o->duration * 1e9 / n_sl);
+    }
     sh.warm_end = sh.t0 + sh.warm_ns;
     sh.win_end = sh.t0 + sh.win_ns;
     sh.send_end = sh.win_end;

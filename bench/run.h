@@ -45,7 +45,17 @@ typedef struct {
     long max_inflight;           /* unacknowledged sends per shard before it stops sending */
     double rate;                 /* messages per second, all clients together */
     double duration, warmup, grace, settle; /* seconds */
+    double interval;             /* > 0: latency per slice of this many seconds (--interval) */
 } bench_opts;
+
+/* One slice of the measured window (--interval): the latency of the messages whose intended
+ * send time fell in it, so that a long run shows whether its tail grew over time. */
+#define BENCH_MAX_INTERVALS 256
+typedef struct {
+    double start_s;              /* from the window's start */
+    uint64_t count;
+    uint64_t p50_ns, p90_ns, p99_ns, p999_ns, max_ns;
+} bench_interval;
 
 typedef struct {
     /* what ran */
@@ -79,6 +89,8 @@ typedef struct {
     bench_hist latency;          /* intended send -> delivery, messages scheduled in window */
     bench_hist ack_latency;      /* intended send -> acknowledgement, same messages */
     bench_hist send_lag;         /* intended send -> the send call: the bench's own delay */
+    int n_intervals;             /* --interval: slices of the window, in order */
+    bench_interval intervals[BENCH_MAX_INTERVALS];
 
     /* resources over the window (load) or at the samples (idle) */
     int have_server;
