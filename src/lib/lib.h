@@ -68,6 +68,9 @@ struct parley_loop {
 };
 
 int64_t pl_now_ms(void);
+/* A new SendMessage idempotency key: non-zero, increasing per client, time-ordered
+ * (api_message.c says why). */
+uint64_t pl_new_random_id(parley_client *c);
 /* Runs one service round, waiting at most until deadline_ms (pl_now_ms time base; -1 =
  * no limit, 0 = do not wait). */
 int pl_loop_service(parley_loop *l, int64_t deadline_ms);
@@ -132,6 +135,7 @@ struct parley_client {
     uint8_t token[32];
     parley_user me;
     int64_t session_id;
+    uint64_t last_random_id;         /* the last SendMessage key (api_message.c) */
 
     /* connection */
     struct lws *wsi;

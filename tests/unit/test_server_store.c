@@ -1523,7 +1523,7 @@ static long long file_size(const char *dir, const char *name)
 
 /* Commits never run the WAL checkpoint themselves below the hard limit, yet the pages reach
  * parley.db while the store stays open: the checkpointer thread copied them. ~24 MiB of
- * 4,000-byte texts crosses its threshold (4096 frames) a few times. */
+ * 4,000-byte texts crosses its threshold (256 frames) many times. */
 TEST(wal_checkpointed_beside_the_writer)
 {
     char *dir = tmp_make();

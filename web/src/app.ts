@@ -24,10 +24,20 @@ function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+// A SendMessage key: unique per (chat, sender) and increasing, as libparley's
+// pl_new_random_id (src/lib/api_message.c says why: the server's index takes increasing keys
+// on one page instead of a random page per message). Milliseconds since 2020-01-01 << 23 plus
+// 23 random bits, and at least the last key of this page + 1.
+let lastRandomId = 0n;
 function randomId(): bigint {
-  const a = new BigUint64Array(1);
-  crypto.getRandomValues(a);
-  return a[0] === 0n ? 1n : a[0];
+  const low = new Uint32Array(1);
+  crypto.getRandomValues(low);
+  const ms = BigInt(Math.max(0, Date.now() - 1577836800000)) & ((1n << 41n) - 1n);
+  let id = (ms << 23n) | BigInt(low[0] & 0x7fffff);
+  if (id <= lastRandomId) id = lastRandomId + 1n;
+  if (id === 0n) id = 1n;
+  lastRandomId = id;
+  return id;
 }
 
 function deviceName(): string {
