@@ -57,6 +57,9 @@ typedef struct ckpt ckpt;
 ckpt *ckpt_start(const char *path, char *err, size_t errlen);
 /* Makes the writer's commits drive the checkpointer (and replaces its autocheckpoint). */
 void ckpt_attach(ckpt *k, sqlite3 *writer);
+/* The WAL's cycle in frames (default 65,536 = 256 MiB); tests make it short. Writer
+ * thread, before the first commit. */
+void ckpt_set_cycle(ckpt *k, int reset_frames);
 /* Stops the thread, closes its connection, frees k (NULL is fine). */
 void ckpt_stop(ckpt *k);
 /* CLOCK_MONOTONIC in microseconds: the batch timings and the WAL hook's timestamps. */

@@ -7,20 +7,25 @@
  * stalled for the copy and a second fsync: that was the tail of the send latency.
  *
  * Here a thread of its own, with its own connection, runs PASSIVE checkpoints (they never
- * block the writer, SQLite allows one checkpointer beside one writer) whenever the writer's
- * WAL hook reports CKPT_NUDGE_FRAMES or more. A passive checkpoint cannot reset the WAL
- * while the writer keeps appending, so past CKPT_FORCE_FRAMES the writer's hook checkpoints
- * itself, between two transactions: by then the thread has copied most frames, so this costs
- * little, and the next transaction starts the WAL from the beginning again.
+ * block the writer, SQLite allows one checkpointer beside one writer) when the writer's WAL
+ * hook sees the WAL pass half and then seven eighths of its cycle (reset_frames). A passive
+ * checkpoint cannot reset the WAL while the writer keeps appending, so at reset_frames the
+ * writer's hook checkpoints the rest itself, between two transactions, and the next
+ * transaction starts the WAL from the beginning again.
  *
- * WHY small passes, at most one per CKPT_PASS_GAP_MS: each pass ends with an fsync of
- * parley.db, and the disk serves that and the writer's WAL fsyncs in one queue. The first
- * version copied the first 16 MiB of each WAL cycle in one pass (the writer's fsyncs
- * behind it took 8-70 ms: most of the batches over 10 ms in a 3-minute run at 1,500/s)
- * and then, with the WAL above its threshold, ran a pass after every COMMIT (about 70 a
- * second, two fsyncs each). Now the thread starts at 1 MiB of WAL and copies whatever has
- * come since, no more often than every CKPT_PASS_GAP_MS: a steady trickle of a few MiB per
- * pass, and pages rewritten by many commits within a gap are copied once.
+ * WHY a long cycle (256 MiB of WAL) and only two passes in it: what a checkpoint writes into
+ * parley.db, and its fsync, share the disk with the writer's WAL fsyncs, and every page it
+ * writes slows them (measured here: random page writes beside a WAL writer doing 1,000
+ * fdatasyncs/s took its p99 from 1.6 ms to 2-4 ms and multiplied the ones over 5 ms by 6-10,
+ * about in proportion to the pages written, however they were spread). A commit rewrites
+ * whole pages that the next commits rewrite again (the tail of the message table, each
+ * chat's and each account's last index and log pages), so the WAL holds each hot page many
+ * times while a checkpoint copies each page once: the longer the cycle, the fewer pages
+ * reach parley.db. At 1,500 sends/s the WAL takes about 30 MiB/s while a 7-second cycle
+ * leaves a few MiB to copy. Earlier versions copied 16 MiB cycles (and then after every
+ * commit), then 100-ms trickles: both wrote most of the WAL twice, and a 20-minute run at
+ * 1,500/s had a p99 of 22 ms and then 14 ms. The cost: a 256 MiB parley.db-wal on disk,
+ * and a start after a crash reads it once.
  *
  * The hook also notes when it ran and how long a checkpoint it ran itself took
  * (ckpt_last_commit), so that the store thread's slow-batch log can split a COMMIT into
@@ -34,13 +39,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-/* 256 frames of 4 KiB pages = 1 MiB of WAL before the thread starts copying it back; the
- * writer resets the WAL itself at 64 MiB (the thread keeps it nearly copied by then). */
-#define CKPT_NUDGE_FRAMES 256
-#define CKPT_FORCE_FRAMES 16384
-#define CKPT_PASS_GAP_MS 100
+/* 65,536 frames of 4 KiB pages = 256 MiB of WAL per cycle (ckpt_set_cycle changes it). */
+#define CKPT_RESET_FRAMES 65536
 
 struct ckpt {
     sqlite3 *db;               /* the checkpointer's own connection: its thread only */
@@ -49,22 +50,13 @@ struct ckpt {
     pthread_cond_t cond;
     int wanted;
     int stopping;
+    /* Writer thread only. */
+    int reset_frames;          /* the writer checkpoints and the WAL restarts at this size */
+    int passes_asked;          /* thread passes asked for in this cycle (0-2) */
+    int prev_frames;           /* at the last COMMIT: fewer now means the WAL restarted */
     /* Writer thread only: what the WAL hook saw at the last COMMIT (ckpt_last_commit). */
     ckpt_commit_info last;
 };
-
-/* Sleeps until CKPT_PASS_GAP_MS after the last pass (or a stop); k->lock held. */
-static void pace(ckpt *k, const struct timespec *last)
-{
-    struct timespec until = *last;
-    until.tv_nsec += (long)CKPT_PASS_GAP_MS * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-    }
-    while (!k->stopping && pthread_cond_timedwait(&k->cond, &k->lock, &until) == 0) {
-    }
-}
 
 static void *ckpt_main(void *arg)
 {
@@ -77,10 +69,7 @@ static void *ckpt_main(void *arg)
         pthread_mutex_unlock(&k->lock);
         /* BUSY only means another checkpoint is running; the next nudge tries again. */
         sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        struct timespec done;
-        clock_gettime(CLOCK_MONOTONIC, &done);
         pthread_mutex_lock(&k->lock);
-        pace(k, &done);
     }
     pthread_mutex_unlock(&k->lock);
     return NULL;
@@ -114,11 +103,8 @@ ckpt *ckpt_start(const char *path, char *err, size_t errlen)
         return NULL;
     }
     pthread_mutex_init(&k->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* pace() waits on this clock */
-    pthread_cond_init(&k->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&k->cond, NULL);
+    k->reset_frames = CKPT_RESET_FRAMES;
     if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
         snprintf(err, errlen, "store: cannot start the checkpointer thread");
         pthread_cond_destroy(&k->cond);
@@ -152,10 +138,17 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     k->last.hook_at_us = sqlite_monotonic_us();
     k->last.frames = frames;
     k->last.ckpt_us = 0;
-    if (frames >= CKPT_FORCE_FRAMES) {
+    if (frames < k->prev_frames) k->passes_asked = 0;          /* a new cycle */
+    k->prev_frames = frames;
+    if (frames >= k->reset_frames) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         k->last.ckpt_us = sqlite_monotonic_us() - k->last.hook_at_us;
-    } else if (frames >= CKPT_NUDGE_FRAMES) {
+        return SQLITE_OK;
+    }
+    /* The thread's passes: at 1/2 and at 7/8 of the cycle. */
+    int due = frames >= k->reset_frames / 8 * 7 ? 2 : frames >= k->reset_frames / 2 ? 1 : 0;
+    if (due > k->passes_asked) {
+        k->passes_asked = due;
         pthread_mutex_lock(&k->lock);
         k->wanted = 1;
         pthread_cond_signal(&k->cond);
@@ -167,6 +160,11 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 void ckpt_last_commit(const ckpt *k, ckpt_commit_info *out)
 {
     *out = k->last;
+}
+
+void ckpt_set_cycle(ckpt *k, int reset_frames)
+{
+    k->reset_frames = reset_frames >= 16 ? reset_frames : 16;
 }
 
 void ckpt_attach(ckpt *k, sqlite3 *writer)
