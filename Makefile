@@ -104,6 +104,8 @@ RELAY = $(BIN)/parley-relay
 # libparley's internals, not just its public API).
 SC_BENCH = $(BIN)/parley-sc-bench
 SFU = $(BIN)/parley-sfu
+# How a checkpoint's writes slow the WAL's fsyncs on this disk (bench/disk/walsync.c).
+WALSYNC = $(BIN)/parley-walsync
 SFU_BENCH = $(BIN)/parley-sfu-bench
 MEDIA_CHECK = $(B)/tests/media_check
 LIBPARLEY_A = $(B)/lib/libparley.a
@@ -112,7 +114,7 @@ LIBPARLEY_SO = $(B)/lib/libparley.so
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps web-deps run test check-banned check-deps test-unit test-integration test-peers clean fuzz-smoke fuzz-corpus fuzz-smoke-sfu
-all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(SC_BENCH) $(LIBPARLEY_SO) $(UNIT_BIN)
+all: $(PARLEYD) $(PARLEY) $(BENCH) $(RELAY) $(SC_BENCH) $(WALSYNC) $(LIBPARLEY_SO) $(UNIT_BIN)
 all: $(SFU) $(if $(SFU_BENCH_SRC),$(SFU_BENCH)) $(MEDIA_CHECK)
 
 WEB_SRC = $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json \
@@ -174,6 +176,10 @@ $(BENCH): $(BENCH_O) $(LIBPARLEY_A)
 $(SC_BENCH): $(call obj,bench/sc/sc_bench.c bench/sc/sc_throughput.c) $(LIBPARLEY_A)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBPARLEY_A) $(LIBS)
+
+$(WALSYNC): $(call obj,bench/disk/walsync.c)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ -pthread
 
 $(RELAY): $(call obj,$(RELAY_SRC))
 	@mkdir -p $(BIN)
