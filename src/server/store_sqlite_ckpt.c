@@ -15,9 +15,9 @@
  *
  * WHY a long cycle (256 MiB of WAL) and only two passes in it: what a checkpoint writes into
  * parley.db, and its fsync, share the disk with the writer's WAL fsyncs, and every page it
- * writes slows them (measured here: random page writes beside a WAL writer doing 1,000
- * fdatasyncs/s took its p99 from 1.6 ms to 2-4 ms and multiplied the ones over 5 ms by 6-10,
- * about in proportion to the pages written, however they were spread). A commit rewrites
+ * writes slows them (parley-walsync, bench/disk/walsync.c: random page writes beside a WAL
+ * writer doing 1,000 fdatasyncs/s took its p99 from 1.6 ms to 2-4 ms and multiplied the ones
+ * over 5 ms by 6-10, about in proportion to the pages written, however they were spread). A commit rewrites
  * whole pages that the next commits rewrite again (the tail of the message table, each
  * chat's and each account's last index and log pages), so the WAL holds each hot page many
  * times while a checkpoint copies each page once: the longer the cycle, the fewer pages
