@@ -243,3 +243,81 @@ def alice2_name(c, own):
     names = [d.name for d in own if d.device_id == c.session_id]
     assert len(names) == 1 and names[0].startswith("second-")
     return names[0]
+
+
+# ---- item 7: signed prekey rotation and one-time prekey replenishment (libparley, the CLI) ------
+
+def profile_db(cli, name, sql, args=()):
+    db = sqlite3.connect(str(cli.profile(name) / "profile.db"))
+    try:
+        rows = db.execute(sql, args).fetchall()
+        db.commit()
+        return rows
+    finally:
+        db.close()
+
+
+def test_signed_prekey_rotates_and_old_half_serves_in_flight_starts(new_server, cli_factory):
+    """A week-old signed prekey is replaced (the new one published, signed by the same
+    identity); an initial message made from a bundle fetched before the rotation still opens
+    (the retired private half is kept for the grace period), and is deleted after it. The
+    device's clock is moved by editing its profile's rotation dates (plain columns)."""
+    s = new_server()
+    cli = cli_factory(s)
+    pw = "pw-" + secrets.token_hex(8)
+    a, b = wire.uname("rota"), wire.uname("rotb")
+    cli.ok("alice", "register", a, password=pw)
+    cli.ok("bob", "register", b, password=pw)
+    cli.ok("alice", "secret", "list")                 # alice's keys are published
+    cli.ok("bob", "secret", "list")
+    watcher = wire.register(s, "rotw")
+    before = watcher.call("list_devices", username=a).devices[0]
+    assert [r[0] for r in profile_db(cli, "alice", "SELECT pending FROM sc_spk_state")] == [0]
+    # bob starts a chat: bundle with alice's signed prekey 1, first message pending for her
+    chat = cli.ok("bob", "secret", "start", "@" + a).json[-1]["secret_chat"]
+    cli.ok("bob", "secret", "send", chat, "sent before the rotation")
+    # a week passes on alice's device
+    profile_db(cli, "alice", "UPDATE sc_spk_state SET created = created - 8 * 86400")
+    got = cli.ok("alice", "receive").json            # rotates first, then reads the inbox
+    texts = [o.get("text") for o in got if o.get("type") == "message" and o.get("secret")]
+    assert "sent before the rotation" in texts
+    assert [r[0] for r in profile_db(cli, "alice", "SELECT id FROM sc_spk_old")] == [1]
+    assert [r[0] for r in profile_db(cli, "alice", "SELECT pending FROM sc_spk_state")] == [0]
+    b2 = watcher.call("get_prekey_bundle", username=a)
+    assert b2.signed_prekey.id == 2 and b2.identity_key == before.identity_key
+    # the chat works both ways after the rotation
+    cli.ok("alice", "secret", "send", chat, "after the rotation")
+    got = cli.ok("bob", "receive").json
+    assert "after the rotation" in [o.get("text") for o in got if o.get("secret")]
+    # a new chat made now uses signed prekey 2
+    cli.ok("bob", "secret", "start", "@" + a)
+    cli.ok("alice", "receive")
+    # past the grace period (and another week): 1 is deleted, 2 retired, 3 current
+    profile_db(cli, "alice", "UPDATE sc_spk_old SET retired = retired - 15 * 86400")
+    profile_db(cli, "alice", "UPDATE sc_spk_state SET created = created - 8 * 86400")
+    cli.ok("alice", "secret", "list")
+    assert [r[0] for r in profile_db(cli, "alice", "SELECT id FROM sc_spk_old")] == [2]
+    assert watcher.call("get_prekey_bundle", username=a).signed_prekey.id == 3
+
+
+def test_one_time_prekeys_are_replenished(new_server, cli_factory):
+    """Drained one-time prekeys are topped up by the device when the server reports few."""
+    s = new_server(config_lines=["prekey_otk_per_hour = 0", "prekey_fetch_burst = 1000",
+                                 "prekey_fetch_per_minute = 100"])
+    cli = cli_factory(s)
+    pw = "pw-" + secrets.token_hex(8)
+    a = wire.uname("repa")
+    cli.ok("alice", "register", a, password=pw)
+    cli.ok("alice", "secret", "list")
+    crowd = wire.register(s, "repc")
+    n = 0
+    while crowd.call("get_prekey_bundle", username=a).HasField("one_time_prekey"):
+        n += 1
+        assert n <= 60
+    assert n == 50                                    # the first batch, all gone
+    cli.ok("alice", "secret", "list")                 # a new process checks the count
+    n = 0
+    while crowd.call("get_prekey_bundle", username=a).HasField("one_time_prekey"):
+        n += 1
+        assert n <= 60
+    assert n == 50                                    # one new batch of 50 was published
