@@ -390,9 +390,18 @@ int pl_sc_spk_rotate(parley_client *c, int64_t device_id, const sc_identity *ik,
 
 int pl_sc_spk_forget(parley_client *c, int64_t retired_before, parley_error *err)
 {
+    /* Read first: this runs on every secret call, and a DELETE would take the profile's
+     * write lock each time even with nothing to delete. */
     sqlite3_stmt *st;
-    int rc = prep(c, "DELETE FROM sc_spk_old WHERE retired < ?", &st, err);
+    int rc = prep(c, "SELECT 1 FROM sc_spk_old WHERE retired < ? LIMIT 1", &st, err);
     if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, retired_before);
+    int due = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!due)
+        return 0;
+    if ((rc = prep(c, "DELETE FROM sc_spk_old WHERE retired < ?", &st, err)) < 0)
         return rc;
     sqlite3_bind_int64(st, 1, retired_before);
     return step_done(c, st, err);
