@@ -128,8 +128,56 @@ static int make_otks(parley_client *c, uint32_t first_id, sc_onetime_prekey *otk
     return rc;
 }
 
+/* Makes the next signed prekey and commits it with the old one retired. */
+static int rotate(parley_client *c, const sc_identity *ik, sc_signed_prekey *spk, int64_t now,
+                  parley_error *err)
+{
+    sc_signed_prekey next;
+    if (sc_signed_prekey_generate(ik, spk->id + 1 ? spk->id + 1 : 1, &next) != 0)
+        return pl_err(err, PARLEY_E_INTERNAL, "cannot make a signed prekey");
+    int rc = pl_sc_begin(c, err);
+    if (rc == 0) {
+        rc = pl_sc_spk_rotate(c, c->session_id, ik, spk, &next, now, PL_SC_SPK_GRACE, err);
+        if (rc == 0)
+            rc = pl_sc_commit(c, err);
+        else
+            pl_sc_rollback(c);
+    }
+    if (rc == 0) {
+        sc_signed_prekey_wipe(spk);
+        *spk = next;
+    }
+    sodium_memzero(&next, sizeof next);
+    return rc;
+}
+
+int pl_sc_rotate_due(parley_client *c, const sc_identity *ik, sc_signed_prekey *spk,
+                     int64_t now, parley_error *err)
+{
+    int64_t created = 0;
+    int pending = 0;
+    int rc = pl_sc_spk_state(c, &created, &pending, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)        /* a device from before rotation: its signed prekey counts from now */
+        return pl_sc_spk_state_set(c, now, 0, err);
+    if (now - created >= PL_SC_SPK_ROTATE) {
+        if ((rc = rotate(c, ik, spk, now, err)) < 0)
+            return rc;
+        created = now;
+        pending = 1;
+    } else if ((rc = pl_sc_spk_forget(c, now - PL_SC_SPK_GRACE, err)) < 0) {
+        return rc;
+    }
+    /* Publish the new signed prekey; offline, the server keeps handing out the old one,
+     * whose private half is kept for the grace period, and the next call tries again. */
+    if (pending && publish(c, ik, spk, NULL, 0, NULL) == 0)
+        return pl_sc_spk_state_set(c, created, 0, err);
+    return 0;
+}
+
 /* Loads this device's keys, making and publishing them first if there are none; tops up
- * the one-time prekeys on the server when few remain. */
+ * the one-time prekeys on the server when few remain; rotates the signed prekey weekly. */
 static int ensure_keys(parley_client *c, pl_sc *s, sc_identity *ik, sc_signed_prekey *spk,
                        parley_error *err)
 {
@@ -145,7 +193,8 @@ static int ensure_keys(parley_client *c, pl_sc *s, sc_identity *ik, sc_signed_pr
             return pl_err(err, PARLEY_E_INTERNAL, "cannot make device keys");
         if ((rc = pl_sc_begin(c, err)) < 0)
             return rc;
-        if ((rc = pl_sc_keys_store(c, c->session_id, ik, spk, 1, err)) < 0) {
+        if ((rc = pl_sc_keys_store(c, c->session_id, ik, spk, 1, err)) < 0 ||
+            (rc = pl_sc_spk_state_set(c, now_s(), 0, err)) < 0) {
             pl_sc_rollback(c);
             return rc;
         }
@@ -157,6 +206,8 @@ static int ensure_keys(parley_client *c, pl_sc *s, sc_identity *ik, sc_signed_pr
             s->keys_ok = 1;
         return rc;
     }
+    if ((rc = pl_sc_rotate_due(c, ik, spk, now_s(), err)) < 0)
+        return rc;
     if (s->keys_ok)
         return 0;
     pl_prekey_status st;
@@ -621,6 +672,11 @@ static int accept_new(parley_client *c, const pl_envelope *e, const sc_envelope 
     memset(&ch, 0, sizeof ch);
     memset(&old, 0, sizeof old);
     payload p;
+    if (pt && env->spk_id != spk.id) {      /* made from a retired one, in its grace period? */
+        sc_signed_prekey_wipe(&spk);
+        if (pl_sc_spk_old_load(c, env->spk_id, &spk, NULL) != 0)
+            goto out;
+    }
     if (!pt || env->spk_id != spk.id ||
         (env->has_opk && pl_sc_otk_load(c, env->opk_id, &opk, NULL) != 0))
         goto out;

@@ -34,6 +34,12 @@ static const char SCHEMA[] =
     " outgoing INTEGER NOT NULL, service INTEGER NOT NULL, date INTEGER NOT NULL,"
     " ttl INTEGER NOT NULL, destroy_at INTEGER NOT NULL, shown INTEGER NOT NULL,"
     " sealed BLOB NOT NULL, PRIMARY KEY (chat, id));"
+    /* Signed prekey rotation: when the current one was made and whether the server has it
+     * yet (sc_spk_state), and the private halves of retired ones for the grace period. */
+    "CREATE TABLE IF NOT EXISTS sc_spk_state(k INTEGER PRIMARY KEY CHECK (k = 1),"
+    " created INTEGER NOT NULL, pending INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sc_spk_old(id INTEGER PRIMARY KEY, retired INTEGER NOT NULL,"
+    " sealed BLOB NOT NULL);"
     "PRAGMA secure_delete = ON;";
 
 static int db_fail(parley_client *c, parley_error *err, const char *what)
@@ -120,7 +126,8 @@ void pl_sc_wipe_device(parley_client *c)
     if (!c->prof.db || pl_sc_get(c, &s, NULL) < 0)
         return;
     sqlite3_exec(c->prof.db, "BEGIN IMMEDIATE; DELETE FROM sc_otk; DELETE FROM sc_messages;"
-                 " DELETE FROM sc_chats; DELETE FROM sc_device; COMMIT", NULL, NULL, NULL);
+                 " DELETE FROM sc_chats; DELETE FROM sc_device; DELETE FROM sc_spk_old;"
+                 " DELETE FROM sc_spk_state; COMMIT", NULL, NULL, NULL);
     pl_sc_scrub(c);
     s->keys_ok = 0;
 }
@@ -282,7 +289,8 @@ int pl_sc_keys_store(parley_client *c, int64_t device_id, const sc_identity *ik,
     if (rc < 0)
         return rc;
     if (sqlite3_exec(c->prof.db, "DELETE FROM sc_otk; DELETE FROM sc_messages;"
-                     " DELETE FROM sc_chats; DELETE FROM sc_device", NULL, NULL, NULL)
+                     " DELETE FROM sc_chats; DELETE FROM sc_device; DELETE FROM sc_spk_old;"
+                     " DELETE FROM sc_spk_state", NULL, NULL, NULL)
         != SQLITE_OK) {
         free(sealed);
         return db_fail(c, err, "cannot reset");
@@ -299,6 +307,139 @@ int pl_sc_keys_store(parley_client *c, int64_t device_id, const sc_identity *ik,
     rc = step_done(c, st, err);
     free(sealed);
     return rc;
+}
+
+/* ---- signed prekey rotation ----------------------------------------------------------------- */
+
+int pl_sc_spk_state(parley_client *c, int64_t *created, int *pending, parley_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = prep(c, "SELECT created, pending FROM sc_spk_state WHERE k = 1", &st, err);
+    if (rc < 0)
+        return rc;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        *created = sqlite3_column_int64(st, 0);
+        *pending = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return db_fail(c, err, "cannot read");
+    return s == SQLITE_ROW ? 0 : 1;
+}
+
+int pl_sc_spk_state_set(parley_client *c, int64_t created, int pending, parley_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = prep(c, "INSERT OR REPLACE INTO sc_spk_state(k, created, pending) VALUES (1,?,?)",
+                  &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, created);
+    sqlite3_bind_int(st, 2, pending != 0);
+    return step_done(c, st, err);
+}
+
+static int spk_old_add(parley_client *c, const sc_signed_prekey *old, int64_t now,
+                       parley_error *err)
+{
+    uint8_t *sealed;
+    size_t n;
+    int rc = seal(c, "sc_spk_old", old->id, 0, old, sizeof *old, &sealed, &n, err);
+    sqlite3_stmt *st;
+    if (rc < 0)
+        return rc;
+    if ((rc = prep(c, "INSERT OR REPLACE INTO sc_spk_old(id, retired, sealed) VALUES (?,?,?)",
+                   &st, err)) < 0) {
+        free(sealed);
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, old->id);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_blob(st, 3, sealed, (int)n, SQLITE_STATIC);
+    rc = step_done(c, st, err);
+    free(sealed);
+    return rc;
+}
+
+int pl_sc_spk_rotate(parley_client *c, int64_t device_id, const sc_identity *ik,
+                     const sc_signed_prekey *old, const sc_signed_prekey *next, int64_t now,
+                     int64_t grace, parley_error *err)
+{
+    device_secrets d = {*ik, *next};
+    uint8_t *sealed;
+    size_t n;
+    int rc = seal(c, "sc_device", device_id, 0, &d, sizeof d, &sealed, &n, err);
+    sodium_memzero(&d, sizeof d);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *st;
+    if ((rc = prep(c, "UPDATE sc_device SET sealed = ? WHERE k = 1", &st, err)) == 0) {
+        sqlite3_bind_blob(st, 1, sealed, (int)n, SQLITE_STATIC);
+        rc = step_done(c, st, err);
+    }
+    free(sealed);
+    if (rc == 0)
+        rc = spk_old_add(c, old, now, err);
+    if (rc == 0)
+        rc = pl_sc_spk_forget(c, now - grace, err);
+    if (rc == 0)
+        rc = pl_sc_spk_state_set(c, now, 1, err);
+    return rc;
+}
+
+int pl_sc_spk_forget(parley_client *c, int64_t retired_before, parley_error *err)
+{
+    /* Read first: this runs on every secret call, and a DELETE would take the profile's
+     * write lock each time even with nothing to delete. */
+    sqlite3_stmt *st;
+    int rc = prep(c, "SELECT 1 FROM sc_spk_old WHERE retired < ? LIMIT 1", &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, retired_before);
+    int due = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!due)
+        return 0;
+    if ((rc = prep(c, "DELETE FROM sc_spk_old WHERE retired < ?", &st, err)) < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, retired_before);
+    return step_done(c, st, err);
+}
+
+int pl_sc_spk_old_load(parley_client *c, uint32_t id, sc_signed_prekey *out, parley_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = prep(c, "SELECT sealed FROM sc_spk_old WHERE id = ?", &st, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    rc = 1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        uint8_t *pt;
+        size_t n;
+        rc = unseal(c, "sc_spk_old", id, 0, sqlite3_column_blob(st, 0),
+                    (size_t)sqlite3_column_bytes(st, 0), &pt, &n, err);
+        if (rc == 0) {
+            if (n == sizeof *out)
+                memcpy(out, pt, sizeof *out);
+            else
+                rc = pl_err(err, PARLEY_E_PROFILE, "secret store: damaged signed prekey");
+            wipe_free(pt, n);
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int pl_sc_spk_old_count(parley_client *c)
+{
+    sqlite3_stmt *st;
+    if (prep(c, "SELECT count(*) FROM sc_spk_old", &st, NULL) < 0)
+        return -1;
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return n;
 }
 
 int pl_sc_keys_set_next_otk(parley_client *c, uint32_t next_otk, parley_error *err)

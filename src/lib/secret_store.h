@@ -87,6 +87,34 @@ int pl_sc_keys_load(parley_client *c, int64_t device_id, sc_identity *ik,
 int pl_sc_keys_store(parley_client *c, int64_t device_id, const sc_identity *ik,
                      const sc_signed_prekey *spk, uint32_t next_otk, parley_error *err);
 int pl_sc_keys_set_next_otk(parley_client *c, uint32_t next_otk, parley_error *err);
+
+/* Signed prekey rotation (issue 16). A device makes a new signed prekey every
+ * PL_SC_SPK_ROTATE seconds; the retired ones' private halves stay (sealed, sc_spk_old) for
+ * PL_SC_SPK_GRACE seconds after retirement, so initial messages made from a bundle fetched
+ * before the rotation still open, and are then deleted. */
+#define PL_SC_SPK_ROTATE (7 * 86400)
+#define PL_SC_SPK_GRACE (14 * 86400)
+/* 0 and the current signed prekey's creation time and whether the server still lacks it;
+ * 1 if not recorded (a device from before rotation). */
+int pl_sc_spk_state(parley_client *c, int64_t *created, int *pending, parley_error *err);
+int pl_sc_spk_state_set(parley_client *c, int64_t created, int pending, parley_error *err);
+/* In the caller's transaction: next becomes the current signed prekey (created now, not yet
+ * published), old is kept as retired at now, and retired ones older than grace go. */
+int pl_sc_spk_rotate(parley_client *c, int64_t device_id, const sc_identity *ik,
+                     const sc_signed_prekey *old, const sc_signed_prekey *next, int64_t now,
+                     int64_t grace, parley_error *err);
+/* Deletes the retired signed prekeys retired before the given time. */
+int pl_sc_spk_forget(parley_client *c, int64_t retired_before, parley_error *err);
+/* A retired signed prekey by id: 0 found, 1 none (gone or never made), <0 error. */
+int pl_sc_spk_old_load(parley_client *c, uint32_t id, sc_signed_prekey *out, parley_error *err);
+/* api_secret.c: rotates the signed prekey if it is PL_SC_SPK_ROTATE old at `now` (the
+ * clock is the caller's, so tests can move it), publishes a current one the server lacks
+ * (a failed publish is retried on the next call), and forgets retired ones past the grace.
+ * ik/spk: the loaded device keys; spk is replaced by the new one after a rotation. */
+int pl_sc_rotate_due(parley_client *c, const sc_identity *ik, sc_signed_prekey *spk,
+                     int64_t now, parley_error *err);
+/* Retired signed prekeys held (for tests), -1 on error. */
+int pl_sc_spk_old_count(parley_client *c);
 int pl_sc_otk_store(parley_client *c, const sc_onetime_prekey *v, size_t n, parley_error *err);
 int pl_sc_otk_load(parley_client *c, uint32_t id, sc_onetime_prekey *out, parley_error *err);
 int pl_sc_otk_delete(parley_client *c, uint32_t id, parley_error *err);

@@ -47,6 +47,14 @@ int config_defaults(server_config *cfg)
     cfg->gc_max_participants = 1000;
     cfg->gc_max_video = 30;
     cfg->sfu_consent_timeout = 30;  /* RFC 7675 */
+    cfg->secret_inbox_sender_max = 1000;           /* a tenth of the device's total */
+    cfg->secret_inbox_sender_bytes = 4ULL << 20;   /* a sixteenth */
+    cfg->secret_send_rate = 10;
+    cfg->secret_send_burst = 200;
+    cfg->secret_envelope_ttl_days = 30;
+    cfg->prekey_fetch_per_minute = 30;
+    cfg->prekey_fetch_burst = 30;
+    cfg->prekey_otk_per_hour = 60;
     if (!cfg->sfu_bind) cfg->listen_host = NULL;  /* -> the out-of-memory path below */
     if (!cfg->listen_host || !cfg->data_dir) {
         config_free(cfg);
@@ -191,6 +199,28 @@ static int set_group_call_key(server_config *cfg, const char *key, const char *v
     return -2;
 }
 
+/* The secret-chat abuse limits. Returns 0 ok, -1 bad value, -2 not one of these keys. */
+static int set_secret_key(server_config *cfg, const char *key, const char *value)
+{
+    if (strcmp(key, "secret_inbox_sender_max") == 0)
+        return parse_size(value, 1, 10000000, &cfg->secret_inbox_sender_max);
+    if (strcmp(key, "secret_inbox_sender_bytes") == 0)
+        return parse_size(value, 1024, 1ULL << 40, &cfg->secret_inbox_sender_bytes);
+    if (strcmp(key, "secret_send_rate") == 0)
+        return parse_rate(value, 0.001, 1e6, &cfg->secret_send_rate);
+    if (strcmp(key, "secret_send_burst") == 0)
+        return parse_rate(value, 1, 1e7, &cfg->secret_send_burst);
+    if (strcmp(key, "secret_envelope_ttl_days") == 0)
+        return set_uint(&cfg->secret_envelope_ttl_days, value, 1, 3650);
+    if (strcmp(key, "prekey_fetch_per_minute") == 0)
+        return parse_rate(value, 0.01, 1e6, &cfg->prekey_fetch_per_minute);
+    if (strcmp(key, "prekey_fetch_burst") == 0)
+        return parse_rate(value, 1, 1e6, &cfg->prekey_fetch_burst);
+    if (strcmp(key, "prekey_otk_per_hour") == 0)
+        return set_uint(&cfg->prekey_otk_per_hour, value, 0, 1000000);
+    return -2;
+}
+
 /* Returns 0 ok, -1 bad value, -2 unknown key. */
 static int set_key(server_config *cfg, const char *key, const char *value)
 {
@@ -256,7 +286,8 @@ static int set_key(server_config *cfg, const char *key, const char *value)
         return 0;
     }
     int rc = set_call_key(cfg, key, value);
-    return rc == -2 ? set_group_call_key(cfg, key, value) : rc;
+    if (rc == -2) rc = set_group_call_key(cfg, key, value);
+    return rc == -2 ? set_secret_key(cfg, key, value) : rc;
 }
 
 int config_set(server_config *cfg, const char *key, const char *value, char *err, size_t errlen)
@@ -456,5 +487,12 @@ void config_usage(const char *prog)
            "sfu_bind (the address browsers reach, 127.0.0.1), sfu_port (UDP, 0 = any),\n"
            "sfu_consent_timeout (seconds without ICE consent before a participant is dropped, 30),\n"
            "group_call_max_participants (1000), group_call_max_video (30).\n"
+           "Secret chats: secret_inbox_sender_max (one account's share of a device's\n"
+           "pending envelopes, 1000), secret_inbox_sender_bytes (4M), secret_send_rate\n"
+           "(envelopes/s per account, 10), secret_send_burst (200), secret_envelope_ttl_days\n"
+           "(uncollected envelopes are deleted after, 30), prekey_fetch_per_minute (bundles\n"
+           "per requesting account, 30), prekey_fetch_burst (30), prekey_otk_per_hour\n"
+           "(one-time prekeys handed out per device per hour, then bundles come without one;\n"
+           "0 = no limit; 60).\n"
            "Sizes accept a K, M or G suffix.\n", prog);
 }

@@ -42,6 +42,15 @@ typedef struct {
     unsigned sfu_consent_timeout;/* seconds without ICE consent before the SFU drops one */
     unsigned gc_max_participants;/* per group call, presentations included */
     unsigned gc_max_video;       /* participants sending camera video at once */
+    /* Secret chats under abuse (req_secret.c, expiry.c; docs/SECRET_CHATS.md). */
+    unsigned long long secret_inbox_sender_max;   /* one account's share of a device's inbox */
+    unsigned long long secret_inbox_sender_bytes; /* and its bytes */
+    double secret_send_rate;     /* envelopes per second per account (token refill) */
+    double secret_send_burst;    /* its bucket size */
+    unsigned secret_envelope_ttl_days; /* envelopes never collected are deleted after this */
+    double prekey_fetch_per_minute; /* prekey bundles per minute per requesting account */
+    double prekey_fetch_burst;   /* its bucket size */
+    unsigned prekey_otk_per_hour;/* one-time prekeys handed out per device per hour */
 } server_config;
 
 typedef enum {

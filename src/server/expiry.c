@@ -1,5 +1,7 @@
 /*
- * expiry.c: runs store_expire() when messages are due (see expiry.h).
+ * expiry.c: runs store_expire() when messages are due (see expiry.h), and with it
+ * store_secret_expire() for secret-chat envelopes never collected within
+ * secret_envelope_ttl_days (checked on every run: at least every EXPIRY_MAX_SLEEP_S).
  *
  * At most one expire job is in flight. While it is, new hints are remembered and folded
  * into the next schedule when the job completes. The timer aims just past the second in
@@ -25,6 +27,8 @@ typedef struct {
     size_t n_expired;
     int64_t next;
     store_fanouts fo;
+    int64_t envelopes_before;  /* secret envelopes queued before this were never collected */
+    size_t n_envelopes;
 } expiry_job;
 
 static void fire(lws_sorted_usec_list_t *sul);
@@ -57,7 +61,9 @@ static store_rc job_run(store *s, storeq_job *sq)
 {
     expiry_job *j = (expiry_job *)sq;
     store_rc rc = store_expire(s, j->now, EXPIRY_BATCH, &j->n_expired, &j->next, &j->fo);
-    sq->scrub = j->n_expired > 0;
+    if (rc == STORE_OK)
+        rc = store_secret_expire(s, j->envelopes_before, EXPIRY_BATCH, &j->n_envelopes);
+    sq->scrub = j->n_expired > 0 || j->n_envelopes > 0;
     return rc;
 }
 
@@ -75,7 +81,8 @@ static void job_discard(storeq_job *sq)
 static int64_t next_delay(const expiry_job *j, int64_t hint)
 {
     if (j->sq.rc != STORE_OK) return EXPIRY_MAX_SLEEP_S * LWS_US_PER_SEC;
-    if (j->n_expired >= EXPIRY_BATCH) return 0;  /* more are due right now */
+    if (j->n_expired >= EXPIRY_BATCH || j->n_envelopes >= EXPIRY_BATCH)
+        return 0;  /* more are due right now */
     int64_t next = j->next;
     if (hint && (!next || hint < next)) next = hint;
     int64_t d = next ? until_second(next) : EXPIRY_MAX_SLEEP_S * LWS_US_PER_SEC;
@@ -90,6 +97,8 @@ static void job_done(storeq_job *sq)
     srv->expiry.job_in_flight = 0;
     if (j->sq.rc == STORE_OK) {
         if (j->n_expired) log_debug("expiry: %zu message(s) expired", j->n_expired);
+        if (j->n_envelopes)
+            log_debug("expiry: %zu uncollected secret envelope(s) deleted", j->n_envelopes);
         push_fanouts(srv, &j->fo, 0);
     } else {
         log_warn("expiry: store_expire failed; retrying");
@@ -112,6 +121,7 @@ static void fire(lws_sorted_usec_list_t *sul)
     }
     j->srv = srv;
     j->now = server_now();
+    j->envelopes_before = j->now - (int64_t)srv->cfg.secret_envelope_ttl_days * 86400;
     j->sq.run = job_run;
     j->sq.done = job_done;
     j->sq.discard = job_discard;

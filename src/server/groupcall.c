@@ -488,9 +488,21 @@ void groupcall_conn_gone(server *srv, conn *c)
     }
 }
 
+/* The audience follows membership at once: the account leaves the push list before its
+ * participants are dropped, so not even their `left` reaches it (it learns of the removal
+ * from its chat update), and nothing of the call (participants, device ids, keys) after. */
+static void audience_drop(gc_call *call, int64_t user_id)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < call->n_members; i++)
+        if (call->members[i] != user_id) call->members[k++] = call->members[i];
+    call->n_members = k;
+}
+
 void groupcall_member_removed(server *srv, int64_t chat_id, int64_t user_id)
 {
     gc_call *call = groupcall_by_chat(srv, chat_id);
+    if (call) audience_drop(call, user_id);
     for (size_t k = 0; call && k < call->n_parts;) {
         gc_part *p = call->parts[k];
         if (p->user_id != user_id || p->presentation_of) {

@@ -14,6 +14,7 @@
 #include "http_static.h"
 #include "log.h"
 #include "networking.h"
+#include "request.h"
 #include "server.h"
 #include "store.h"
 #include "tls_cert.h"
@@ -161,6 +162,7 @@ static void shutdown_server(server *srv, store *st)
     auth_pool_stop(srv->auth);
     net_stop(srv);                         /* frees every conn */
     login_throttle_free(srv->throttle);
+    req_secret_stop(srv);
     web_files_free(srv->web);
     idmap_free(&srv->conns);
     idmap_free(&srv->push_accounts);

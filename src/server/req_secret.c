@@ -8,11 +8,17 @@
  * the caller's session: every request acts for j->session_id, so a client can never name
  * another device as its own (the sending device, the inbox it reads, the ids it acks).
  *
+ * Abuse limits (issue 16): sends and bundle fetches are charged to per-account buckets
+ * before the store job (FLOOD_WAIT when empty); the store enforces each sender's share of a
+ * device's inbox and the per-device hand-out of one-time prekeys; device lists show other
+ * accounts only device ids and identity keys.
+ *
  * Outputs live in a secret_out hung on the job (j->ext, freed by req_job_free). A delivered
  * envelope is pushed, after the commit, to the connections of the recipient device only
  * (push_session_frame); it never enters an account's update log.
  */
 #include "push.h"
+#include "rate_table.h"
 #include "request.h"
 
 #include <stdio.h>
@@ -69,6 +75,74 @@ static void fail_with(req_job *j, Parley__ErrorCode code, const char *msg)
 {
     j->err = code;
     snprintf(j->err_msg, sizeof j->err_msg, "%s", msg);
+}
+
+/* ---- per-account rates (issue 16) ---------------------------------------------------------- */
+
+/* The per-account buckets of secret sends and bundle fetches: they must follow an account
+ * across all its connections and devices, so they hang on the server (srv->secret_limits,
+ * network thread only, made on first use, freed by req_secret_stop). */
+struct secret_limits {
+    rate_table *send;
+    rate_table *fetch;
+};
+
+static struct secret_limits *limits_of(server *srv)
+{
+    struct secret_limits *l = srv->secret_limits;
+    if (l) return l;
+    if (!(l = calloc(1, sizeof *l))) return NULL;
+    l->send = rate_table_new();
+    l->fetch = rate_table_new();
+    if (!l->send || !l->fetch) {
+        rate_table_free(l->send);
+        rate_table_free(l->fetch);
+        free(l);
+        return NULL;
+    }
+    return srv->secret_limits = l;
+}
+
+void req_secret_stop(server *srv)
+{
+    struct secret_limits *l = srv->secret_limits;
+    if (!l) return;
+    rate_table_free(l->send);
+    rate_table_free(l->fetch);
+    free(l);
+    srv->secret_limits = NULL;
+}
+
+/* Network thread, the `start` step: charges the account's bucket, then runs the store job;
+ * a refusal answers FLOOD_WAIT with the seconds to wait and changes nothing. */
+static void start_charged(req_job *j, int fetch)
+{
+    const server_config *cfg = &j->srv->cfg;
+    struct secret_limits *l = limits_of(j->srv);
+    uint32_t wait = 1;
+    if (l && fetch)
+        wait = rate_table_take(l->fetch, (uint64_t)j->user_id, cfg->prekey_fetch_per_minute / 60,
+                               cfg->prekey_fetch_burst, lws_now_usecs());
+    else if (l)
+        wait = rate_table_take(l->send, (uint64_t)j->user_id, cfg->secret_send_rate,
+                               cfg->secret_send_burst, lws_now_usecs());
+    if (wait) {
+        req_fail(j, PARLEY__ERROR_CODE__FLOOD_WAIT,
+                 fetch ? "too many prekey bundles fetched" : "too many secret messages sent",
+                 wait);
+        return;
+    }
+    req_submit_store(j, j->h);
+}
+
+static void bundle_start(req_job *j)
+{
+    start_charged(j, 1);
+}
+
+static void send_start(req_job *j)
+{
+    start_charged(j, 0);
 }
 
 /* ---- validation pieces ------------------------------------------------------------------- */
@@ -193,6 +267,10 @@ static void reply_status(req_job *j, Parley__Response *r, wire_arena *a)
 
 /* ---- ListDevices --------------------------------------------------------------------------- */
 
+/* Another account gets only what starting a secret chat needs: the device ids and identity
+ * keys. Device names (often a hostname) and last-active times are the owner's business
+ * (issue 16, item 9), so they are left out for everyone else. */
+
 static Parley__ErrorCode devices_validate(req_job *j, const char **why)
 {
     Parley__ListDevicesRequest *r = j->frame->list_devices;
@@ -225,8 +303,10 @@ static void reply_devices(req_job *j, Parley__Response *r, wire_arena *a)
         parley__device__init(w);
         w->user_id = d->user_id;
         w->device_id = d->device_id;
-        w->name = d->name;
-        w->last_active = d->last_active;
+        if (d->user_id == j->user_id) {   /* the owner sees its own devices in full */
+            w->name = d->name;
+            w->last_active = d->last_active;
+        }
         w->identity_key.data = (uint8_t *)d->identity;
         w->identity_key.len = STORE_KEY_BYTES;
         l->devices[l->n_devices++] = w;
@@ -252,7 +332,9 @@ static store_rc bundle_run(store *s, req_job *j)
     if (!o) return STORE_ERR_INTERNAL;
     int64_t user = 0;
     store_rc rc = resolve_user(s, j, r->username, r->user_id, &user);
-    if (rc == STORE_OK) rc = store_prekey_bundle_take(s, user, r->device_id, &o->bundle);
+    if (rc == STORE_OK)
+        rc = store_prekey_bundle_take(s, user, r->device_id, j->now,
+                                      j->srv->cfg.prekey_otk_per_hour, &o->bundle);
     if (rc == STORE_ERR_NO_SESSION)
         fail_with(j, PARLEY__ERROR_CODE__DEVICE_NOT_FOUND,
                   r->device_id ? "no such device with keys" : "the user has no device with keys");
@@ -307,17 +389,20 @@ static store_rc send_run(store *s, req_job *j)
     secret_out *o = out_of(j);
     if (!o) return STORE_ERR_INTERNAL;
     const server_config *cfg = &j->srv->cfg;   /* read-only once the server runs */
-    store_secret_caps caps = { cfg->secret_inbox_max, cfg->secret_inbox_bytes };
+    store_secret_caps caps = { cfg->secret_inbox_max, cfg->secret_inbox_bytes,
+                               cfg->secret_inbox_sender_max, cfg->secret_inbox_sender_bytes };
+    int share_full = 0;
     store_rc rc = store_secret_send(s, j->user_id, j->session_id, r->to_user, r->to_device,
                                     r->secret_chat, r->envelope.data, r->envelope.len,
                                     r->random_id, j->now, &caps, &o->id, &o->date,
-                                    &o->duplicate);
+                                    &o->duplicate, &share_full);
     if (rc == STORE_ERR_NO_SESSION || rc == STORE_ERR_NO_USER)
         fail_with(j, PARLEY__ERROR_CODE__DEVICE_NOT_FOUND,
                   "to_device is not a device with keys of to_user");
     else if (rc == STORE_ERR_LIMIT)
         fail_with(j, PARLEY__ERROR_CODE__LIMIT_REACHED,
-                  "the recipient device has too many envelopes pending");
+                  share_full ? "too many of your envelopes are pending for the recipient device"
+                             : "the recipient device has too many envelopes pending");
     else if (rc == STORE_ERR_INVALID)          /* the sending session ended meanwhile */
         fail_with(j, PARLEY__ERROR_CODE__SESSION_TERMINATED, "session terminated");
     if (rc == STORE_OK && !o->duplicate) {
@@ -441,16 +526,17 @@ static void reply_acked(req_job *j, Parley__Response *r, wire_arena *a)
 
 /* ---- table --------------------------------------------------------------------------------- */
 
-#define H(name, v, r, rep, aft) \
-    static const req_handler name = { .validate = v, .run = r, .reply = rep, .after = aft }
+#define H(name, v, st, r, rep, aft) \
+    static const req_handler name = { .validate = v, .start = st, .run = r, .reply = rep, \
+                                      .after = aft }
 
-H(h_publish, publish_validate, publish_run, reply_status, NULL);
-H(h_status, NULL, status_run, reply_status, NULL);
-H(h_devices, devices_validate, devices_run, reply_devices, NULL);
-H(h_bundle, bundle_validate, bundle_run, reply_bundle, NULL);
-H(h_send, send_validate, send_run, reply_sent, after_sent);
-H(h_inbox, inbox_validate, inbox_run, reply_inbox, NULL);
-H(h_ack, ack_validate, ack_run, reply_acked, NULL);
+H(h_publish, publish_validate, NULL, publish_run, reply_status, NULL);
+H(h_status, NULL, NULL, status_run, reply_status, NULL);
+H(h_devices, devices_validate, NULL, devices_run, reply_devices, NULL);
+H(h_bundle, bundle_validate, bundle_start, bundle_run, reply_bundle, NULL);
+H(h_send, send_validate, send_start, send_run, reply_sent, after_sent);
+H(h_inbox, inbox_validate, NULL, inbox_run, reply_inbox, NULL);
+H(h_ack, ack_validate, NULL, ack_run, reply_acked, NULL);
 
 const req_handler *req_secret_handler(Parley__ClientFrame__RequestCase kind)
 {

@@ -113,6 +113,8 @@ const req_handler *req_chat_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_secret_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_call_handler(Parley__ClientFrame__RequestCase kind);
 const req_handler *req_groupcall_handler(Parley__ClientFrame__RequestCase kind);
+/* Frees the secret-chat rate buckets (req_secret.c); at shutdown. */
+void req_secret_stop(server *srv);
 
 /* Submits j to the store thread with handler h (answers BUSY and frees j on failure). */
 void req_submit_store(req_job *j, const req_handler *h);

@@ -113,6 +113,7 @@ struct server {
     struct groupcalls *groupcalls; /* the running group calls (groupcall.c) */
     struct sfu_link *sfu;      /* the supervised parley-sfu (sfu_link.c) */
     struct web_files *web;     /* the web client's files (http_static.h), NULL = none */
+    struct secret_limits *secret_limits; /* per-account secret-chat rates (req_secret.c) */
     atomic_int stop;           /* set by SIGTERM/SIGINT */
     int shutting_down;         /* no new work is started once set */
 };

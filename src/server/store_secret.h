@@ -65,10 +65,14 @@ typedef struct {
     int64_t date;
 } store_envelope;
 
-/* Per-device pending limits, from the server's settings. */
+/* Pending limits, from the server's settings: per device in all, and per sending account
+ * per device (its share, well below the whole, so that one sender can fill only its own
+ * share and everyone else's envelopes still get through). sender_* 0 = no share limit. */
 typedef struct {
     uint64_t max_count;
     uint64_t max_bytes;
+    uint64_t sender_max_count;
+    uint64_t sender_max_bytes;
 } store_secret_caps;
 
 /* Publishes keys for `device` (a session of its user). spk NULL = keep the stored signed
@@ -81,18 +85,23 @@ store_rc store_prekey_status(store *s, int64_t device, uint32_t *remaining, int 
 /* The user's devices with keys, oldest first (caller frees with store_devices_free). */
 store_rc store_devices_list(store *s, int64_t user_id, store_device **out, size_t *n);
 /* The bundle of user_id's device (0 = the newest with keys); removes the one-time prekey
- * it returns. */
-store_rc store_prekey_bundle_take(store *s, int64_t user_id, int64_t device,
-                                  store_bundle *out);
+ * it returns. At most otk_per_hour one-time prekeys of a device are handed out per clock
+ * hour of `now` (0 = no limit); beyond that the bundle comes without one (has_otk 0: X3DH
+ * runs without it), so nobody can drain a device's one-time prekeys, and nobody is refused
+ * a bundle either. */
+store_rc store_prekey_bundle_take(store *s, int64_t user_id, int64_t device, int64_t now,
+                                  uint32_t otk_per_hour, store_bundle *out);
 /* Queues an envelope from (from_user, from_device) for to_device, which must be a session of
- * to_user with keys and not from_device itself. A repeated (from_device, random_id) returns
+ * to_user with keys and not from_device itself. STORE_ERR_LIMIT when the device's total or
+ * from_user's share of it (caps) would be exceeded; *share_full (may be NULL) then tells
+ * which: 1 = the sender's share. A repeated (from_device, random_id) returns
  * the first id and date with *duplicate = 1 and stores nothing (for 7 days; see
  * SECRET_SENT_KEEP in store_sqlite_secret.h). */
 store_rc store_secret_send(store *s, int64_t from_user, int64_t from_device, int64_t to_user,
                            int64_t to_device, uint64_t secret_chat, const uint8_t *envelope,
                            size_t len, uint64_t random_id, int64_t now,
                            const store_secret_caps *caps, uint64_t *id, int64_t *date,
-                           int *duplicate);
+                           int *duplicate, int *share_full);
 /* Pending envelopes of device with id > after_id, oldest first: at most limit, and no more
  * than max_bytes of envelopes in total unless the first alone is larger. *more = 1 if
  * more are pending after the last one returned. */
@@ -102,6 +111,11 @@ store_rc store_secret_inbox(store *s, int64_t device, uint64_t after_id, uint32_
  * lists those removed. */
 store_rc store_secret_ack(store *s, int64_t device, const uint64_t *ids, size_t n,
                           uint64_t **deleted, size_t *n_deleted);
+
+/* Deletes at most `max` envelopes queued before `before` (unix seconds) that were never
+ * collected, oldest first; *n_expired = how many. The caller runs store_scrub() after a
+ * batch that deleted any (as after acks). */
+store_rc store_secret_expire(store *s, int64_t before, size_t max, size_t *n_expired);
 
 void store_devices_free(store_device *v, size_t n);
 void store_envelopes_free(store_envelope *v, size_t n);

@@ -164,6 +164,8 @@ static const char *const migrations[] = {
     "CREATE TABLE call_settings("
     "  user_id INTEGER PRIMARY KEY REFERENCES users(id),"
     "  always_relay INTEGER NOT NULL DEFAULT 0);",
+    /* 5: secret chats hold up under abuse: per-sender shares, expiry, prekey hand-out limit */
+    SECRET_SCHEMA_5,
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -243,23 +243,53 @@ static store_rc otk_take(store *s, int64_t device, store_bundle *b)
     return r;
 }
 
-static store_rc bundle_take(store *s, int64_t user_id, int64_t device, store_bundle *out)
+/* 1 if another one-time prekey of device may be handed out in now's hour (and counts it),
+ * 0 if the hour's allowance is spent, -1 on error. */
+static int otk_allowance(store *s, int64_t device, int64_t now, uint32_t per_hour)
+{
+    if (per_hour == 0) return 1;
+    sqlite3_stmt *st = sq_get(s, Q_OTK_GIVEN_GET);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, device);
+    int rc = sqlite3_step(st);
+    int64_t hour = now / 3600, given = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == hour)
+        given = sqlite3_column_int64(st, 1);
+    sq_done(st);
+    if (rc != SQLITE_ROW) return -1;
+    if (given >= per_hour) return 0;
+    if (!(st = sq_get(s, Q_OTK_GIVEN_SET))) return -1;
+    sqlite3_bind_int64(st, 1, device);
+    sqlite3_bind_int64(st, 2, hour);
+    sqlite3_bind_int64(st, 3, given + 1);
+    rc = sqlite3_step(st);
+    sq_done(st);
+    return rc == SQLITE_DONE ? 1 : -1;
+}
+
+static store_rc bundle_take(store *s, int64_t user_id, int64_t device, int64_t now,
+                            uint32_t otk_per_hour, store_bundle *out)
 {
     uint64_t pts;
     store_rc r = current_pts(s, user_id, &pts);
     if (r == STORE_OK && device == 0) r = newest_device(s, user_id, &device);
     if (r == STORE_OK) r = device_get(s, user_id, device, out, NULL, NULL);
-    if (r == STORE_OK) r = otk_take(s, device, out);
-    return r;
+    if (r != STORE_OK) return r;
+    uint32_t left = 0;
+    if ((r = otk_count(s, device, &left)) != STORE_OK || left == 0) return r;
+    int may = otk_allowance(s, device, now, otk_per_hour);
+    if (may < 0) return STORE_ERR_INTERNAL;
+    return may ? otk_take(s, device, out) : STORE_OK;
 }
 
-store_rc store_prekey_bundle_take(store *s, int64_t user_id, int64_t device,
-                                  store_bundle *out)
+store_rc store_prekey_bundle_take(store *s, int64_t user_id, int64_t device, int64_t now,
+                                  uint32_t otk_per_hour, store_bundle *out)
 {
     memset(out, 0, sizeof *out);
     size_t mark;
     if (mut_begin(s, NULL, &mark) != STORE_OK) return STORE_ERR_INTERNAL;
-    store_rc r = mut_end(s, bundle_take(s, user_id, device, out), NULL, mark);
+    store_rc r = mut_end(s, bundle_take(s, user_id, device, now, otk_per_hour, out), NULL,
+                         mark);
     if (r != STORE_OK) memset(out, 0, sizeof *out);
     return r;
 }
@@ -336,9 +366,30 @@ static store_rc envelope_insert(store *s, const send_args *a, uint64_t *id)
     return rc == SQLITE_DONE ? STORE_OK : STORE_ERR_INTERNAL;
 }
 
+/* STORE_OK if from_user's share of to_device's inbox takes len more bytes, else LIMIT. */
+static store_rc share_check(store *s, const send_args *a, const store_secret_caps *caps)
+{
+    if (!caps->sender_max_count && !caps->sender_max_bytes) return STORE_OK;
+    sqlite3_stmt *st = sq_get(s, Q_ENV_SENDER);
+    if (!st) return STORE_ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, a->to_device);
+    sqlite3_bind_int64(st, 2, a->from_user);
+    int rc = sqlite3_step(st);
+    uint64_t n = 0, bytes = 0;
+    if (rc == SQLITE_ROW) {
+        n = (uint64_t)sqlite3_column_int64(st, 0);
+        bytes = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sq_done(st);
+    if (rc != SQLITE_ROW) return STORE_ERR_INTERNAL;
+    if (caps->sender_max_count && n + 1 > caps->sender_max_count) return STORE_ERR_LIMIT;
+    if (caps->sender_max_bytes && bytes + a->len > caps->sender_max_bytes) return STORE_ERR_LIMIT;
+    return STORE_OK;
+}
+
 static store_rc secret_send(store *s, const send_args *a, int64_t to_user,
                             const store_secret_caps *caps, uint64_t *id, int64_t *date,
-                            int *duplicate)
+                            int *duplicate, int *share_full)
 {
     int seen = sent_before(s, a->from_device, a->random_id, id, date);
     if (seen < 0) return STORE_ERR_INTERNAL;
@@ -353,6 +404,9 @@ static store_rc secret_send(store *s, const send_args *a, int64_t to_user,
     uint64_t pending_n = 0, pending_bytes = 0;
     r = device_get(s, to_user, a->to_device, &b, &pending_n, &pending_bytes);
     if (r != STORE_OK) return r;
+    r = share_check(s, a, caps);
+    if (r == STORE_ERR_LIMIT) *share_full = 1;
+    if (r != STORE_OK) return r;
     if (pending_n + 1 > caps->max_count || pending_bytes + a->len > caps->max_bytes)
         return STORE_ERR_LIMIT;
     r = envelope_insert(s, a, id);
@@ -364,11 +418,14 @@ store_rc store_secret_send(store *s, int64_t from_user, int64_t from_device, int
                            int64_t to_device, uint64_t secret_chat, const uint8_t *envelope,
                            size_t len, uint64_t random_id, int64_t now,
                            const store_secret_caps *caps, uint64_t *id, int64_t *date,
-                           int *duplicate)
+                           int *duplicate, int *share_full)
 {
+    int share_dummy;
+    if (!share_full) share_full = &share_dummy;
     *id = 0;
     *date = 0;
     *duplicate = 0;
+    *share_full = 0;
     if (!envelope || len == 0 || !caps) return STORE_ERR_INVALID;
     send_args a = {
         .from_user = from_user, .from_device = from_device, .to_device = to_device,
@@ -377,7 +434,8 @@ store_rc store_secret_send(store *s, int64_t from_user, int64_t from_device, int
     };
     size_t mark;
     if (mut_begin(s, NULL, &mark) != STORE_OK) return STORE_ERR_INTERNAL;
-    return mut_end(s, secret_send(s, &a, to_user, caps, id, date, duplicate), NULL, mark);
+    return mut_end(s, secret_send(s, &a, to_user, caps, id, date, duplicate, share_full),
+                   NULL, mark);
 }
 
 /* ---- inbox and acknowledgement ------------------------------------------------------------- */
@@ -472,6 +530,32 @@ store_rc store_secret_ack(store *s, int64_t device, const uint64_t *ids, size_t 
     *deleted = done;
     *n_deleted = k;
     return STORE_OK;
+}
+
+/* ---- expiry ------------------------------------------------------------------------------- */
+
+store_rc store_secret_expire(store *s, int64_t before, size_t max, size_t *n_expired)
+{
+    *n_expired = 0;
+    if (max == 0) return STORE_OK;
+    size_t mark;
+    if (mut_begin(s, NULL, &mark) != STORE_OK) return STORE_ERR_INTERNAL;
+    sqlite3_stmt *st = sq_get(s, Q_ENV_EXPIRE);
+    store_rc r = STORE_ERR_INTERNAL;
+    size_t n = 0;
+    if (st) {
+        sqlite3_bind_int64(st, 1, before);
+        sqlite3_bind_int64(st, 2, (int64_t)max);
+        int rc = sqlite3_step(st);
+        sq_done(st);
+        if (rc == SQLITE_DONE) {
+            r = STORE_OK;
+            n = (size_t)sqlite3_changes(s->db);
+        }
+    }
+    r = mut_end(s, r, NULL, mark);
+    if (r == STORE_OK) *n_expired = n;
+    return r;
 }
 
 /* ---- freeing ------------------------------------------------------------------------------- */

@@ -19,6 +19,7 @@
  *       each send, which outlives the acknowledged envelope, for SECRET_SENT_KEEP seconds:
  *       each send deletes up to 4 records older than that (index on date), so the table
  *       holds about one window of sends however long a device lives.
+ * Step 5 adds two indexes and two columns of device_keys (SECRET_SCHEMA_5, below).
  * Ending a session (DELETE FROM sessions) removes that device's rows of all four tables by
  * trigger, so every path that ends a session does it in the same transaction.
  */
@@ -75,10 +76,20 @@
     "  DELETE FROM device_keys WHERE session_id = OLD.id;" \
     "  DELETE FROM secret_sent WHERE from_device = OLD.id; END;"
 
+/* Schema step 5 (issue 16): the per-sender share of an inbox is counted through
+ * secret_inbox_by_sender (at most one share of rows per count), envelopes never collected
+ * expire through secret_inbox_by_date, and device_keys counts the one-time prekeys handed
+ * out in the current hour (otk_hour, otk_given) for the per-device hand-out limit. */
+#define SECRET_SCHEMA_5 \
+    "CREATE INDEX secret_inbox_by_sender ON secret_inbox(to_device, from_user);" \
+    "CREATE INDEX secret_inbox_by_date ON secret_inbox(date);" \
+    "ALTER TABLE device_keys ADD COLUMN otk_hour INTEGER NOT NULL DEFAULT 0;" \
+    "ALTER TABLE device_keys ADD COLUMN otk_given INTEGER NOT NULL DEFAULT 0;"
+
 #define SECRET_Q_ENUM \
     Q_SK_SESSION, Q_SK_GET, Q_SK_INSERT, Q_SK_SET_SPK, Q_OTK_COUNT, Q_OTK_INSERT, Q_OTK_TAKE, \
     Q_DEV_LIST, Q_DEV_GET, Q_DEV_NEWEST, Q_SENT_GET, Q_SENT_INSERT, Q_ENV_INSERT, Q_ENV_INBOX, \
-    Q_ENV_ACK, Q_SENT_PRUNE
+    Q_ENV_ACK, Q_SENT_PRUNE, Q_ENV_SENDER, Q_ENV_EXPIRE, Q_OTK_GIVEN_GET, Q_OTK_GIVEN_SET
 
 /* Devices are always looked up through sessions: a session that ended is no device. */
 #define SECRET_Q_SQL \
@@ -116,6 +127,13 @@
     [Q_ENV_ACK] = "DELETE FROM secret_inbox WHERE id = ?1 AND to_device = ?2", \
     [Q_SENT_PRUNE] = "DELETE FROM secret_sent WHERE (from_device, random_id) IN" \
                      " (SELECT from_device, random_id FROM secret_sent WHERE date < ?1" \
-                     " ORDER BY date LIMIT 4)"
+                     " ORDER BY date LIMIT 4)", \
+    [Q_ENV_SENDER] = "SELECT count(*), coalesce(sum(size), 0) FROM secret_inbox" \
+                     " WHERE to_device = ?1 AND from_user = ?2", \
+    [Q_ENV_EXPIRE] = "DELETE FROM secret_inbox WHERE id IN (SELECT id FROM secret_inbox" \
+                     " WHERE date < ?1 ORDER BY date LIMIT ?2)", \
+    [Q_OTK_GIVEN_GET] = "SELECT otk_hour, otk_given FROM device_keys WHERE session_id = ?1", \
+    [Q_OTK_GIVEN_SET] = "UPDATE device_keys SET otk_hour = ?2, otk_given = ?3" \
+                        " WHERE session_id = ?1"
 
 #endif

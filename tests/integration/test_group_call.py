@@ -431,3 +431,34 @@ def test_history_entries(srv):
                   x.call.outcome == pb.GROUP_CALL_ENDED)
     assert [(m.call.outcome, m.from_user) for m in call_entries(a, pc)] == [
         (pb.GROUP_CALL_STARTED, d.user.id), (pb.GROUP_CALL_ENDED, d.user.id)]
+
+
+def test_removed_member_hears_nothing_more(srv):
+    """Issue 16 item 8: the call's audience follows membership at once. A member removed from
+    the chat (or leaving it) gets no further event of the call (participants, device ids,
+    keys), neither its own `left` nor anything others do afterwards, even with no new join."""
+    (a, b, c, d), chat = group(srv, 4)
+    ja, jb, jc = join(a, chat), join(b, chat), join(c, chat)
+    cid = ja.state.call_id
+    for m in (c, d):
+        m.ping()                                 # every push before this point is read
+        m.gc_events.clear()
+    a.call("remove_members", chat_id=chat, usernames=[c.username])
+    a.wait_gc("left", lambda e: e.left == jc.participant_id)
+    d.call("leave_chat", chat_id=chat)           # leaving: the same, for a non-participant
+    d.gc_events.clear()                          # (it was a member when c's `left` went)
+    # the others change state: a changed flag, a key, a speaker-less leave
+    a.call("group_call_media", call_id=cid, participant_id=ja.participant_id,
+           audio=False, video=True, hand_raised=True)
+    b.wait_gc("changed", lambda e: e.changed.participant_id == ja.participant_id)
+    assert a.call("group_call_keys", call_id=cid, participant_id=ja.participant_id, epoch=2,
+                  keys=[pb.GroupCallSealedKey(to_participant=jb.participant_id,
+                                              sealed=b"k")]).delivered == 1
+    b.wait_gc("key")
+    b.call("group_call_leave", call_id=cid, participant_id=jb.participant_id)
+    a.wait_gc("left", lambda e: e.left == jb.participant_id)
+    for m in (c, d):
+        m.ping()                                 # anything pushed to m before now has arrived
+        assert m.gc_events == [], [e.WhichOneof("kind") for e in m.gc_events]
+        assert m.error("get_group_call", chat_id=chat) == "GROUP_CALL_NOT_FOUND"
+    a.call("group_call_leave", call_id=cid, participant_id=ja.participant_id)

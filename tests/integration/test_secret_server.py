@@ -81,7 +81,11 @@ def test_publish_list_and_bundles_hand_out_each_prekey_once(server):
     devs = bob.call("list_devices", username=alice.username).devices
     assert [(d.user_id, d.device_id, d.identity_key) for d in devs] == \
         [(alice.user.id, alice.session_id, alice.identity)]
-    assert devs[0].name == "pytest" and devs[0].last_active > 0
+    # another account sees no device name and no last-active time (issue 16, item 9) ...
+    assert devs[0].name == "" and devs[0].last_active == 0
+    # ... the owner sees its own devices in full
+    own = alice.call("list_devices", username=alice.username).devices
+    assert own[0].name == "pytest" and own[0].last_active > 0
     assert list(bob.call("list_devices", user_id=alice.user.id).devices) == list(devs)
     got = []
     for how in ({"username": alice.username}, {"user_id": alice.user.id},

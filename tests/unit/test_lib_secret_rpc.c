@@ -24,6 +24,7 @@
 
 #include "unit.h"
 #include "../../src/lib/secret_rpc.h"
+#include "../../src/lib/secret_store.h"
 
 static char base[] = "/tmp/parley-secret-rpc-XXXXXX";
 static char url[64], ca[PATH_MAX + 64];
@@ -180,9 +181,17 @@ TEST(secret_requests_against_parleyd)
     if (nd == 1) {
         CHECK_EQ_INT(d[0].device_id, dev_a);
         CHECK(!memcmp(d[0].identity, id_a, PL_KEY_BYTES));
-        CHECK_EQ_STR(d[0].name, "alice");
+        CHECK_EQ_STR(d[0].name, "");           /* another account: no name, no last-active */
+        CHECK_EQ_INT(d[0].last_active, 0);
     }
     int64_t uid_a = nd ? d[0].user_id : 0;
+    pl_devices_free(d, nd);
+    CHECK_EQ_INT(pl_secret_devices(a, at, 0, &d, &nd, &err), 0);
+    CHECK_EQ_INT(nd, 1);
+    if (nd == 1) {
+        CHECK_EQ_STR(d[0].name, "alice");      /* the owner sees its own devices in full */
+        CHECK(d[0].last_active > 0);
+    }
     pl_devices_free(d, nd);
 
     pl_bundle bu1, bu2;
@@ -244,6 +253,72 @@ TEST(secret_requests_against_parleyd)
     parley_loop_free(loop);
 }
 
+/* Issue 16 item 7: the signed prekey rotates with the clock the caller gives; the retired
+ * private halves stay for the grace period, then go; the server hands out the new one. */
+TEST(signed_prekey_rotation_with_a_moved_clock)
+{
+    parley_error err;
+    parley_loop *loop = parley_loop_new(&err);
+    char prof[PATH_MAX + 32], an[32], bn[32];
+    snprintf(prof, sizeof prof, "%s/rot-alice", base);
+    parley_options o = { .profile_dir = prof, .server_url = url, .ca_file = ca,
+                         .device_name = "rot" };     /* on disk: the secret-chat layer runs */
+    parley_client *a = parley_open(loop, &o, &err), *b = client(loop, "rot-bob");
+    CHECK(a && b);
+    if (!a || !b) return;
+    CHECK_EQ_INT(reg(a, "rota", an, sizeof an), 0);  /* makes and publishes keys */
+    CHECK_EQ_INT(reg(b, "rotb", bn, sizeof bn), 0);
+    sc_identity ik;
+    sc_signed_prekey spk, old;
+    uint32_t next = 0;
+    CHECK_EQ_INT(pl_sc_keys_load(a, a->session_id, &ik, &spk, &next, &err), 0);
+    CHECK_EQ_INT(spk.id, 1);
+    int64_t t0 = (int64_t)time(NULL), created = 0;
+    int pending = -1;
+    CHECK_EQ_INT(pl_sc_spk_state(a, &created, &pending, &err), 0);
+    CHECK(pending == 0 && created <= t0 && created > t0 - 600);
+    /* six days: nothing happens */
+    CHECK_EQ_INT(pl_sc_rotate_due(a, &ik, &spk, created + 6 * 86400, &err), 0);
+    CHECK_EQ_INT(spk.id, 1);
+    CHECK_EQ_INT(pl_sc_spk_old_count(a), 0);
+    /* a week: signed prekey 2, published; 1 retired but kept */
+    int64_t t1 = created + PL_SC_SPK_ROTATE;
+    CHECK_EQ_INT(pl_sc_rotate_due(a, &ik, &spk, t1, &err), 0);
+    CHECK_EQ_INT(spk.id, 2);
+    CHECK_EQ_INT(pl_sc_spk_state(a, &created, &pending, &err), 0);
+    CHECK(created == t1 && pending == 0);
+    CHECK_EQ_INT(pl_sc_spk_old_load(a, 1, &old, &err), 0);
+    CHECK_EQ_INT(old.id, 1);
+    pl_bundle bu;
+    CHECK_EQ_INT(pl_secret_bundle(b, an, 0, 0, &bu, &err), 0);
+    CHECK_EQ_INT(bu.spk.id, 2);
+    CHECK(!memcmp(bu.spk.pub, spk.pk, PL_KEY_BYTES) && !memcmp(bu.identity, ik.sign_pk, PL_KEY_BYTES));
+    sc_bundle sb = { .device = { bu.user_id, bu.device_id }, .spk_id = bu.spk.id };
+    memcpy(sb.ik, bu.identity, SC_KEY);
+    memcpy(sb.spk, bu.spk.pub, SC_KEY);
+    memcpy(sb.spk_sig, bu.spk.sig, SC_SIG);
+    CHECK_EQ_INT(sc_bundle_verify(&sb), 0);      /* signed by the same identity key */
+    /* the stored keys are the rotated ones */
+    sc_signed_prekey again;
+    CHECK_EQ_INT(pl_sc_keys_load(a, a->session_id, &ik, &again, &next, &err), 0);
+    CHECK_EQ_INT(again.id, 2);
+    /* within the grace period 1 stays; past it, it goes (no rotation needed for that) */
+    CHECK_EQ_INT(pl_sc_rotate_due(a, &ik, &spk, t1 + PL_SC_SPK_GRACE - 1, &err), 0);
+    CHECK_EQ_INT(spk.id, 3);                     /* (a week had passed again: 2 retired) */
+    CHECK_EQ_INT(pl_sc_spk_old_count(a), 2);
+    CHECK_EQ_INT(pl_sc_rotate_due(a, &ik, &spk, t1 + PL_SC_SPK_GRACE + 1, &err), 0);
+    CHECK_EQ_INT(pl_sc_spk_old_count(a), 1);
+    CHECK_EQ_INT(pl_sc_spk_old_load(a, 1, &old, &err), 1);
+    CHECK_EQ_INT(pl_sc_spk_old_load(a, 2, &old, &err), 0);
+    sc_identity_wipe(&ik);
+    sc_signed_prekey_wipe(&spk);
+    sc_signed_prekey_wipe(&old);
+    sc_signed_prekey_wipe(&again);
+    parley_close(a);
+    parley_close(b);
+    parley_loop_free(loop);
+}
+
 int main(int argc, char **argv)
 {
     if (!mkdtemp(base)) {
@@ -253,6 +328,7 @@ int main(int argc, char **argv)
     int started = start_server(argv[0]) == 0;
     CHECK(started);
     if (started) RUN(secret_requests_against_parleyd);
+    if (started) RUN(signed_prekey_rotation_with_a_moved_clock);
     int status = -1;
     if (server_pid > 0) {
         kill(server_pid, SIGTERM);

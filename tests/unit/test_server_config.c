@@ -152,6 +152,38 @@ TEST(secret_inbox_caps) {
     config_free(&c);
 }
 
+TEST(secret_abuse_keys) {
+    server_config c;
+    config_defaults(&c);
+    CHECK_EQ_INT(c.secret_inbox_sender_max, 1000);
+    CHECK_EQ_INT(c.secret_inbox_sender_bytes, 4ll << 20);
+    CHECK(c.secret_send_rate == 10 && c.secret_send_burst == 200);
+    CHECK_EQ_INT(c.secret_envelope_ttl_days, 30);
+    CHECK(c.prekey_fetch_per_minute == 30 && c.prekey_fetch_burst == 30);
+    CHECK_EQ_INT(c.prekey_otk_per_hour, 60);
+    CHECK_EQ_INT(config_apply_text(&c,
+                                   "secret_inbox_sender_max = 5\nsecret_inbox_sender_bytes = 2K\n"
+                                   "secret_send_rate = 0.5\nsecret_send_burst = 3\n"
+                                   "secret_envelope_ttl_days = 7\nprekey_fetch_per_minute = 2\n"
+                                   "prekey_fetch_burst = 4\nprekey_otk_per_hour = 0\n",
+                                   "s.conf", err, sizeof err), 0);
+    CHECK_EQ_INT(c.secret_inbox_sender_max, 5);
+    CHECK_EQ_INT(c.secret_inbox_sender_bytes, 2048);
+    CHECK(c.secret_send_rate == 0.5 && c.secret_send_burst == 3);
+    CHECK_EQ_INT(c.secret_envelope_ttl_days, 7);
+    CHECK(c.prekey_fetch_per_minute == 2 && c.prekey_fetch_burst == 4);
+    CHECK_EQ_INT(c.prekey_otk_per_hour, 0);
+    const char *bad[] = { "secret_inbox_sender_max = 0\n", "secret_inbox_sender_bytes = 10\n",
+                          "secret_send_rate = 0\n", "secret_send_burst = 0.5\n",
+                          "secret_envelope_ttl_days = 0\n", "prekey_fetch_per_minute = -1\n",
+                          "prekey_fetch_burst = x\n", "prekey_otk_per_hour = -3\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ_INT(config_apply_text(&c, bad[i], "s.conf", err, sizeof err), -1);
+    CHECK_EQ_INT(c.secret_inbox_sender_max, 5);
+    CHECK_EQ_INT(c.secret_envelope_ttl_days, 7);
+    config_free(&c);
+}
+
 TEST(group_call_keys) {
     server_config c;
     config_defaults(&c);
@@ -187,6 +219,7 @@ int main(void) {
     RUN(args_errors);
     RUN(web_dir);
     RUN(secret_inbox_caps);
+    RUN(secret_abuse_keys);
     RUN(group_call_keys);
     return UNIT_DONE("server_config");
 }

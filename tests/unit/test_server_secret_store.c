@@ -51,7 +51,7 @@ static store_otk mkotk(uint32_t id)
     return k;
 }
 
-static const store_secret_caps big_caps = { 10000, 64u << 20 };
+static const store_secret_caps big_caps = { 10000, 64u << 20, 0, 0 };
 
 static uint32_t remaining(store *s, int64_t dev)
 {
@@ -126,32 +126,39 @@ TEST(bundles_and_devices)
     CHECK_EQ_INT(store_devices_list(s, 9999, &v, &n), STORE_ERR_NO_USER);
 
     store_bundle bu;
-    CHECK_EQ_INT(store_prekey_bundle_take(s, a, 0, &bu), STORE_OK);   /* newest: d2 */
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, 0, 1000, 0, &bu), STORE_OK);   /* newest: d2 */
     CHECK_EQ_INT(bu.device_id, d2);
     CHECK_EQ_INT(bu.has_otk, 1);
     CHECK_EQ_INT(bu.otk.id, 1);
-    CHECK_EQ_INT(store_prekey_bundle_take(s, a, d2, &bu), STORE_OK);
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, d2, 1000, 0, &bu), STORE_OK);
     CHECK_EQ_INT(bu.has_otk, 0);
     CHECK_EQ_INT(bu.spk.id, 1);
-    CHECK_EQ_INT(store_prekey_bundle_take(s, a, d1, &bu), STORE_OK);
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, d1, 1000, 0, &bu), STORE_OK);
     CHECK_EQ_INT(bu.otk.id, 5);                                       /* lowest first */
-    CHECK_EQ_INT(store_prekey_bundle_take(s, a, d1, &bu), STORE_OK);
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, d1, 1000, 0, &bu), STORE_OK);
     CHECK_EQ_INT(bu.otk.id, 6);
     CHECK_EQ_INT(remaining(s, d1), 0);
-    CHECK_EQ_INT(store_prekey_bundle_take(s, a, d3, &bu), STORE_ERR_NO_SESSION);
-    CHECK_EQ_INT(store_prekey_bundle_take(s, a, db, &bu), STORE_ERR_NO_SESSION); /* bob's */
-    CHECK_EQ_INT(store_prekey_bundle_take(s, b, 0, &bu), STORE_ERR_NO_SESSION);
-    CHECK_EQ_INT(store_prekey_bundle_take(s, 9999, 0, &bu), STORE_ERR_NO_USER);
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, d3, 1000, 0, &bu), STORE_ERR_NO_SESSION);
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, db, 1000, 0, &bu), STORE_ERR_NO_SESSION); /* bob's */
+    CHECK_EQ_INT(store_prekey_bundle_take(s, b, 0, 1000, 0, &bu), STORE_ERR_NO_SESSION);
+    CHECK_EQ_INT(store_prekey_bundle_take(s, 9999, 0, 1000, 0, &bu), STORE_ERR_NO_USER);
     store_close(s);
     tmp_remove(dir);
+}
+
+static store_rc send_at(store *s, int64_t fu, int64_t fd, int64_t tu, int64_t td,
+                        const char *env, uint64_t rid, const store_secret_caps *caps,
+                        uint64_t *id, int *dup, int64_t now, int *share_full)
+{
+    int64_t date = 0;
+    return store_secret_send(s, fu, fd, tu, td, 77, (const uint8_t *)env, strlen(env), rid,
+                             now, caps, id, &date, dup, share_full);
 }
 
 static store_rc send(store *s, int64_t fu, int64_t fd, int64_t tu, int64_t td, const char *env,
                      uint64_t rid, const store_secret_caps *caps, uint64_t *id, int *dup)
 {
-    int64_t date = 0;
-    return store_secret_send(s, fu, fd, tu, td, 77, (const uint8_t *)env, strlen(env), rid,
-                             1000, caps, id, &date, dup);
+    return send_at(s, fu, fd, tu, td, env, rid, caps, id, dup, 1000, NULL);
 }
 
 TEST(envelopes)
@@ -178,7 +185,7 @@ TEST(envelopes)
     CHECK_EQ_INT(send(s, b, db, b, db, "self", 5, &big_caps, &x, &dup), STORE_ERR_NO_SESSION);
     CHECK_EQ_INT(send(s, b, db, b, da, "wrong user", 6, &big_caps, &x, &dup),
                  STORE_ERR_NO_SESSION);
-    store_secret_caps three = { 3, 1 << 20 }, bytes = { 100, 16 };
+    store_secret_caps three = { 3, 1 << 20, 0, 0 }, bytes = { 100, 16, 0, 0 };
     CHECK_EQ_INT(send(s, b, db, a, da, "fourth", 7, &three, &x, &dup), STORE_ERR_LIMIT);
     CHECK_EQ_INT(send(s, b, db, a, da, "x", 8, &bytes, &x, &dup), STORE_ERR_LIMIT); /* 16 + 1 > 16 */
 
@@ -221,6 +228,129 @@ TEST(envelopes)
     store_envelopes_free(e, n);
     /* the cap counts what is pending: room again after the acks */
     CHECK_EQ_INT(send(s, b, db, a, da, "fits", 9, &three, &x, &dup), STORE_OK);
+    store_close(s);
+    tmp_remove(dir);
+}
+
+/* Issue 16, item 5: one sender fills only its own share of a device's inbox. */
+TEST(sender_share_of_an_inbox)
+{
+    char *dir = tmp_make();
+    store *s = open_in(dir);
+    int64_t a = 0, b = 0, m = 0;
+    int64_t da = mkdevice(s, "alice", &a, 10);
+    int64_t db = mkdevice(s, "bob", &b, 11);
+    int64_t dm = mkdevice(s, "mallory", &m, 12);
+    int64_t dm2 = mkdevice(s, "mallory", &m, 13);
+    CHECK_EQ_INT(publish(s, da, 1, 1, 1, 1), STORE_OK);
+    CHECK_EQ_INT(publish(s, db, 2, 1, 2, 1), STORE_OK);
+    CHECK_EQ_INT(publish(s, dm, 3, 1, 3, 1), STORE_OK);
+    CHECK_EQ_INT(publish(s, dm2, 4, 1, 4, 1), STORE_OK);
+    store_secret_caps caps = { 6, 1 << 20, 3, 1 << 20 };
+    uint64_t x = 0;
+    int dup = 0, full = 9;
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(send_at(s, m, dm, a, da, "flood", 10 + i, &caps, &x, &dup, 1000, &full),
+                     STORE_OK);
+        CHECK_EQ_INT(full, 0);
+    }
+    /* the share is per account: mallory's second device shares it */
+    CHECK_EQ_INT(send_at(s, m, dm, a, da, "flood", 20, &caps, &x, &dup, 1000, &full),
+                 STORE_ERR_LIMIT);
+    CHECK_EQ_INT(full, 1);
+    CHECK_EQ_INT(send_at(s, m, dm2, a, da, "flood", 21, &caps, &x, &dup, 1000, &full),
+                 STORE_ERR_LIMIT);
+    CHECK_EQ_INT(full, 1);
+    /* bob still gets through, up to the device's total */
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(send_at(s, b, db, a, da, "hello", 30 + i, &caps, &x, &dup, 1000, &full),
+                     STORE_OK);
+    CHECK_EQ_INT(send_at(s, b, db, a, da, "hello", 40, &caps, &x, &dup, 1000, &full),
+                 STORE_ERR_LIMIT);
+    CHECK_EQ_INT(full, 1);                       /* bob's share is full too (3 of 3) */
+    caps.sender_max_count = 5;
+    CHECK_EQ_INT(send_at(s, b, db, a, da, "hello", 41, &caps, &x, &dup, 1000, &full),
+                 STORE_ERR_LIMIT);
+    CHECK_EQ_INT(full, 0);                       /* now the device's total (6) */
+    /* the share in bytes */
+    store_secret_caps bytes = { 100, 1 << 20, 100, 12 };
+    CHECK_EQ_INT(send_at(s, m, dm, b, db, "123456", 50, &bytes, &x, &dup, 1000, &full), STORE_OK);
+    CHECK_EQ_INT(send_at(s, m, dm, b, db, "1234567", 51, &bytes, &x, &dup, 1000, &full),
+                 STORE_ERR_LIMIT);
+    CHECK_EQ_INT(full, 1);
+    CHECK_EQ_INT(send_at(s, a, da, b, db, "1234567", 52, &bytes, &x, &dup, 1000, &full),
+                 STORE_OK);
+    store_close(s);
+    tmp_remove(dir);
+}
+
+/* Envelopes never collected expire; the clock is the caller's. */
+TEST(uncollected_envelopes_expire)
+{
+    char *dir = tmp_make();
+    store *s = open_in(dir);
+    int64_t a = 0, b = 0;
+    int64_t da = mkdevice(s, "alice", &a, 10);
+    int64_t db = mkdevice(s, "bob", &b, 11);
+    CHECK_EQ_INT(publish(s, da, 1, 1, 1, 1), STORE_OK);
+    CHECK_EQ_INT(publish(s, db, 2, 1, 2, 1), STORE_OK);
+    store_secret_caps three = { 3, 1 << 20, 0, 0 };
+    uint64_t id1 = 0, id2 = 0, id3 = 0, x = 0;
+    int dup = 0;
+    CHECK_EQ_INT(send_at(s, b, db, a, da, "old", 1, &three, &id1, &dup, 1000, NULL), STORE_OK);
+    CHECK_EQ_INT(send_at(s, b, db, a, da, "older", 2, &three, &id2, &dup, 2000, NULL), STORE_OK);
+    CHECK_EQ_INT(send_at(s, b, db, a, da, "new", 3, &three, &id3, &dup, 3000, NULL), STORE_OK);
+    CHECK_EQ_INT(send_at(s, b, db, a, da, "full", 4, &three, &x, &dup, 3000, NULL),
+                 STORE_ERR_LIMIT);
+    size_t n = 9;
+    CHECK_EQ_INT(store_secret_expire(s, 1000, 10, &n), STORE_OK);   /* strictly before */
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(store_secret_expire(s, 2500, 1, &n), STORE_OK);    /* at most max, oldest */
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(store_secret_expire(s, 2500, 10, &n), STORE_OK);
+    CHECK_EQ_INT(n, 1);
+    store_envelope *e = NULL;
+    size_t ne = 0;
+    int more = 0;
+    CHECK_EQ_INT(store_secret_inbox(s, da, 0, 10, 1 << 20, &e, &ne, &more), STORE_OK);
+    CHECK_EQ_INT(ne, 1);
+    if (ne) CHECK_EQ_INT(e[0].id, id3);
+    store_envelopes_free(e, ne);
+    /* the pending counters followed: room for two more */
+    CHECK_EQ_INT(send_at(s, b, db, a, da, "room", 5, &three, &x, &dup, 3001, NULL), STORE_OK);
+    CHECK_EQ_INT(send_at(s, b, db, a, da, "room", 6, &three, &x, &dup, 3001, NULL), STORE_OK);
+    CHECK_EQ_INT(store_secret_expire(s, 1 << 30, 0, &n), STORE_OK);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(store_secret_expire(s, 1 << 30, 100, &n), STORE_OK);
+    CHECK_EQ_INT(n, 3);
+    store_close(s);
+    tmp_remove(dir);
+}
+
+/* At most otk_per_hour one-time prekeys per device per hour; bundles still come. */
+TEST(one_time_prekeys_per_hour)
+{
+    char *dir = tmp_make();
+    store *s = open_in(dir);
+    int64_t a = 0;
+    int64_t da = mkdevice(s, "alice", &a, 10);
+    CHECK_EQ_INT(publish(s, da, 1, 1, 1, 5), STORE_OK);
+    store_bundle bu;
+    int64_t h = 3600 * 100;
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, da, h + 1, 2, &bu), STORE_OK);
+    CHECK_EQ_INT(bu.has_otk, 1);
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, 0, h + 2, 2, &bu), STORE_OK);
+    CHECK_EQ_INT(bu.has_otk, 1);
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, da, h + 3599, 2, &bu), STORE_OK);
+    CHECK_EQ_INT(bu.has_otk, 0);                 /* the hour's allowance is spent */
+    CHECK_EQ_INT(bu.device_id, da);
+    CHECK_EQ_INT(bu.spk.id, 1);
+    CHECK_EQ_INT(remaining(s, da), 3);           /* nothing was taken */
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, da, h + 3600, 2, &bu), STORE_OK);
+    CHECK_EQ_INT(bu.has_otk, 1);                 /* a new hour */
+    CHECK_EQ_INT(store_prekey_bundle_take(s, a, da, h + 3601, 0, &bu), STORE_OK);
+    CHECK_EQ_INT(bu.has_otk, 1);                 /* 0 = no limit */
+    CHECK_EQ_INT(remaining(s, da), 1);
     store_close(s);
     tmp_remove(dir);
 }
@@ -380,6 +510,9 @@ int main(void)
     RUN(publish_rules);
     RUN(bundles_and_devices);
     RUN(envelopes);
+    RUN(sender_share_of_an_inbox);
+    RUN(uncollected_envelopes_expire);
+    RUN(one_time_prekeys_per_hour);
     RUN(session_end_removes_the_device);
     RUN(envelopes_at_rest_and_after_ack);
     RUN(migrates_a_schema_2_database);

@@ -194,7 +194,7 @@ TEST(open_migrate_reopen)
     sqlite3_stmt *st;
     CHECK_EQ_INT(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 4);   /* 2: pts from the log, 3: secret chats, 4: call settings */
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 5);   /* 2: pts from the log, 3: secret chats, 4: call settings, 5: secret-chat limits */
     sqlite3_finalize(st);
     sqlite3_close(db);
 
