@@ -37,6 +37,8 @@ int config_defaults(server_config *cfg)
     cfg->login_fail_ip = 30;
     cfg->login_fail_window = 15 * 60;
     cfg->max_connections = 10000;
+    cfg->reg_per_hour = 5;
+    cfg->pw_jobs_per_source = 4;
     cfg->watchdog_seconds = 10;
     cfg->secret_inbox_max = 10000;
     cfg->secret_inbox_bytes = 64ULL << 20;
@@ -241,6 +243,15 @@ static int set_key(server_config *cfg, const char *key, const char *value)
         return set_uint(&cfg->login_fail_ip, value, 1, 1000000);
     if (strcmp(key, "login_fail_window") == 0)
         return set_uint(&cfg->login_fail_window, value, 1, 86400 * 7);
+    if (strcmp(key, "registrations_per_source_per_hour") == 0)
+        return set_uint(&cfg->reg_per_hour, value, 0, 1000000);
+    if (strcmp(key, "password_jobs_per_source") == 0)
+        return set_uint(&cfg->pw_jobs_per_source, value, 1, 1000);
+    if (strcmp(key, "registration") == 0) {
+        if (strcmp(value, "open") && strcmp(value, "closed")) return -1;
+        cfg->registration_closed = strcmp(value, "closed") == 0;
+        return 0;
+    }
     if (strcmp(key, "secret_inbox_max") == 0)
         return parse_size(value, 1, 10000000, &cfg->secret_inbox_max);
     if (strcmp(key, "secret_inbox_bytes") == 0)
@@ -442,12 +453,19 @@ void config_usage(const char *prog)
            "\n"
            "Config keys: listen, data, web, log_level, flood_rate (requests/s per connection,\n"
            "default 200), flood_burst (1000), max_frame (bytes, 65536), argon2_ops,\n"
-           "argon2_mem (bytes; default libsodium's interactive limits), login_fail_user (5),\n"
-           "login_fail_ip (30), login_fail_window (seconds, 900), max_connections (10000),\n"
+           "argon2_mem (bytes; default libsodium's interactive limits), max_connections\n"
+           "(10000), "
            "secret_inbox_max (secret-chat envelopes pending per device, 10000),\n"
            "secret_inbox_bytes (their bytes per device, 64M), watchdog_seconds (exit with\n"
            "status 70 when the network thread makes no progress this long; 0 = off, else\n"
            "2-3600; 10).\n"
+           "Abuse limits, per source (an IPv4 address, or an IPv6 /64): login_fail_user\n"
+           "(login attempts per username and source before delays that double from 4 s up\n"
+           "to login_fail_window; also the logins checked at once per username and per\n"
+           "source; 5), login_fail_ip (failed logins per source across usernames per window,\n"
+           "30), login_fail_window (seconds, 900), registrations_per_source_per_hour (5;\n"
+           "0 = no limit), password_jobs_per_source (Argon2 jobs in progress, 4),\n"
+           "registration (open|closed, open).\n"
            "Calls: turn_urls (comma-separated ICE URLs handed to clients, e.g.\n"
            "turn:127.0.0.1:3478?transport=udp), turn_secret (coturn's static-auth-secret,\n"
            "use-auth-secret), turn_ttl (seconds a TURN credential lives, 3600),\n"

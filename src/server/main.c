@@ -117,6 +117,10 @@ static int startup(server *srv, store **st)
     srv->throttle = login_throttle_new(srv->cfg.login_fail_user, srv->cfg.login_fail_ip,
                                        srv->cfg.login_fail_window);
     if (!srv->throttle) return -1;
+    if (srv->cfg.reg_per_hour &&
+        !(srv->reg_limit = rate_window_new(srv->cfg.reg_per_hour, 3600)))
+        return -1;
+    if (!(srv->pw_jobs = key_counts_new())) return -1;
     if (net_start(srv, cert, key, err, sizeof err) != 0) {
         log_error("%s", err);
         return -1;
@@ -161,6 +165,8 @@ static void shutdown_server(server *srv, store *st)
     auth_pool_stop(srv->auth);
     net_stop(srv);                         /* frees every conn */
     login_throttle_free(srv->throttle);
+    rate_window_free(srv->reg_limit);
+    key_counts_free(srv->pw_jobs);
     web_files_free(srv->web);
     idmap_free(&srv->conns);
     idmap_free(&srv->push_accounts);
