@@ -113,7 +113,7 @@ class Conn:
         if suppress_origin:
             kw["suppress_origin"] = True
         self.ws = websocket.create_connection(
-            f"wss://{host}:{server.port}{path}",
+            f"wss://{'[' + host + ']' if ':' in host else host}:{server.port}{path}",
             sslopt={"ca_certs": str(server.ca), "check_hostname": False},
             timeout=timeout, **kw)
         self.next_id = 1
