@@ -13,7 +13,8 @@ How many password checks reach Argon2 is read from parleyd's debug log: req_acco
   (b) 40 parallel wrong guesses for one account: at most 5 reach Argon2;
   (c) an attacker's failures for an account from source A do not block the owner's right
       password from source B, on the WebSocket or the HTTP API;
-  (d) Resume (a device already logged in) is never throttled, even from source A.
+  (d) Resume (a device already logged in) is never throttled, even from source A;
+  and registration = closed refuses new accounts on every path (WebSocket, HTTP API, CLI).
 """
 import http.client
 import re
@@ -230,3 +231,25 @@ def test_attacker_failures_do_not_lock_out_owner(new_server):
     c.close()
     alice.close()
     assert attacker_jobs(s, "verify") == 5
+
+
+# ---- registration = closed ------------------------------------------------------------------
+
+def test_registration_closed(new_server, cli_factory):
+    """An operator's closed server: no new account by any path; existing ones log in."""
+    s = new_server(config_lines=["log_level = debug"])
+    alice = wire.register(s, "alice", password=PW)
+    alice.close()
+    s.stop()
+    s.config_lines.append("registration = closed")
+    s.start()
+    c = Conn(s)
+    r = c.request("register", username=wire.uname("late"), password="late-pass-1", device="d")
+    assert code_name(r.error.code) == "FORBIDDEN" and "closed" in r.error.message, r
+    c.login(alice.username, PW)
+    c.close()
+    status, resp = api(s, "register", wire.uname("lateweb"), "late-pass-1", SIDE)
+    assert status == 403 and code_name(resp.error.code) == "FORBIDDEN", (status, resp)
+    res = cli_factory(s).run("p1", "register", wire.uname("latecli"), password="late-pass-1")
+    assert res.rc != 0 and res.err_json()["code"] == "FORBIDDEN", res
+    assert jobs_queued(s, "hash") == {SIDE: 1}, "a refused registration was hashed"
