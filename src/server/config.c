@@ -248,8 +248,10 @@ static int set_key(server_config *cfg, const char *key, const char *value)
     if (strcmp(key, "password_jobs_per_source") == 0)
         return set_uint(&cfg->pw_jobs_per_source, value, 1, 1000);
     if (strcmp(key, "registration") == 0) {
-        if (strcmp(value, "open") && strcmp(value, "closed")) return -1;
-        cfg->registration_closed = strcmp(value, "closed") == 0;
+        if (strcmp(value, "open") == 0) cfg->registration = REGISTRATION_OPEN;
+        else if (strcmp(value, "invite") == 0) cfg->registration = REGISTRATION_INVITE;
+        else if (strcmp(value, "closed") == 0) cfg->registration = REGISTRATION_CLOSED;
+        else return -1;
         return 0;
     }
     if (strcmp(key, "secret_inbox_max") == 0)
@@ -397,6 +399,10 @@ static config_result walk_args(server_config *cfg, int argc, char **argv, int pa
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) return CONFIG_HELP;
+        if (strcmp(arg, "--make-invite") == 0) {
+            cfg->make_invite = 1;
+            continue;
+        }
         const char *key, *value;
         if (find_option(arg, &key, &value) < 0) {
             snprintf(err, errlen, "unknown option '%s' (see --help)", arg);
@@ -434,7 +440,7 @@ config_result config_from_args(server_config *cfg, int argc, char **argv, char *
 void config_usage(const char *prog)
 {
     printf("Usage: %s [--data DIR] [--listen HOST:PORT] [--web DIR] [--config FILE]\n"
-           "       [--log-level LEVEL]\n"
+           "       [--log-level LEVEL] [--make-invite]\n"
            "\n"
            "parleyd is the Parley messenger server: one TLS listener serving WebSocket\n"
            "clients at /ws (subprotocol parley.v1), the web client at /, its login API\n"
@@ -449,6 +455,8 @@ void config_usage(const char *prog)
            "                      next to this binary; none found = no web client)\n"
            "  --config FILE       'key = value' lines, '#' comments; the options above win\n"
            "  --log-level LEVEL   debug, info, warn or error (default info)\n"
+           "  --make-invite       add a single-use invite code to the store of --data, print\n"
+           "                      it and exit (for registration = invite; parleyd may run)\n"
            "  --help              this text\n"
            "\n"
            "Config keys: listen, data, web, log_level, flood_rate (requests/s per connection,\n"
@@ -465,7 +473,8 @@ void config_usage(const char *prog)
            "source; 5), login_fail_ip (failed logins per source across usernames per window,\n"
            "30), login_fail_window (seconds, 900), registrations_per_source_per_hour (5;\n"
            "0 = no limit), password_jobs_per_source (Argon2 jobs in progress, 4),\n"
-           "registration (open|closed, open).\n"
+           "registration (open|invite|closed, open; invite: Register needs a code made with\n"
+           "--make-invite).\n"
            "Calls: turn_urls (comma-separated ICE URLs handed to clients, e.g.\n"
            "turn:127.0.0.1:3478?transport=udp), turn_secret (coturn's static-auth-secret,\n"
            "use-auth-secret), turn_ttl (seconds a TURN credential lives, 3600),\n"

@@ -28,7 +28,8 @@ typedef struct {
     unsigned max_connections;    /* WebSocket connections at once */
     unsigned reg_per_hour;       /* registrations_per_source_per_hour; 0 = no limit */
     unsigned pw_jobs_per_source; /* password_jobs_per_source: Argon2 jobs in progress */
-    int registration_closed;     /* registration = closed: nobody may create an account */
+    int registration;            /* a config_registration: who may create an account */
+    int make_invite;             /* --make-invite: add an invite code to the store, exit */
     unsigned watchdog_seconds;   /* network thread without progress before exiting; 0 = off */
     char *web_dir;               /* the web client's files; NULL = look in the default places */
     unsigned long long secret_inbox_max;   /* secret-chat envelopes pending per device */
@@ -47,6 +48,12 @@ typedef struct {
     unsigned gc_max_participants;/* per group call, presentations included */
     unsigned gc_max_video;       /* participants sending camera video at once */
 } server_config;
+
+typedef enum {
+    REGISTRATION_OPEN = 0,       /* anyone (within the per-source limits) */
+    REGISTRATION_INVITE,         /* with an unused invite code (parleyd --make-invite) */
+    REGISTRATION_CLOSED,         /* nobody */
+} config_registration;
 
 typedef enum {
     CONFIG_OK = 0,

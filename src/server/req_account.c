@@ -160,17 +160,38 @@ static Parley__ErrorCode check_credentials(char *username, const char *password,
     return PARLEY__ERROR_CODE__OK;
 }
 
+#define INVITE_MAX 64
+
 static Parley__ErrorCode register_validate(req_job *j, const char **why)
 {
     Parley__RegisterRequest *r = j->frame->register_;
-    return check_credentials(r->username, r->password, r->device, why);
+    Parley__ErrorCode code = check_credentials(r->username, r->password, r->device, why);
+    if (code != PARLEY__ERROR_CODE__OK || j->srv->cfg.registration != REGISTRATION_INVITE)
+        return code;
+    size_t n = strlen(r->invite);
+    *why = "an invite code is needed to register on this server";
+    if (n == 0) return PARLEY__ERROR_CODE__FORBIDDEN;
+    *why = "invite code must be 1-64 characters";
+    if (n > INVITE_MAX) return PARLEY__ERROR_CODE__BAD_REQUEST;
+    auth_token_hash((const uint8_t *)r->invite, n, j->invite_hash);  /* SHA-256 */
+    j->has_invite = 1;
+    return PARLEY__ERROR_CODE__OK;
 }
 
 static store_rc register_run(store *s, req_job *j)
 {
     Parley__RegisterRequest *r = j->frame->register_;
     int64_t id;
-    store_rc rc = store_user_create(s, r->username, j->aj.hash, j->now, &id);
+    store_rc rc = STORE_OK;
+    /* In the same savepoint as the account: if creating it fails, the code stays unused. */
+    if (j->has_invite && (rc = store_invite_use(s, j->invite_hash)) != STORE_OK) {
+        if (rc == STORE_ERR_FORBIDDEN) {
+            j->err = PARLEY__ERROR_CODE__FORBIDDEN;
+            snprintf(j->err_msg, sizeof j->err_msg, "unknown or already used invite code");
+        }
+        return rc;
+    }
+    rc = store_user_create(s, r->username, j->aj.hash, j->now, &id);
     if (rc != STORE_OK) return rc;
     set_auth_user(j, id, r->username);
     return create_session(s, j, device_or_default(r->device));
@@ -199,7 +220,7 @@ static void register_hashed(auth_job *aj)
 
 static void register_start(req_job *j)
 {
-    if (j->srv->cfg.registration_closed) {
+    if (j->srv->cfg.registration == REGISTRATION_CLOSED) {
         req_fail(j, PARLEY__ERROR_CODE__FORBIDDEN, "registration is closed on this server", 0);
         return;
     }

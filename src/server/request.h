@@ -60,6 +60,8 @@ struct req_job {
     char src[SOURCE_KEY_MAX];      /* source_key(ip), set by the password requests */
     unsigned holds_pw_job : 1;     /* counted in srv->pw_jobs under src */
     unsigned holds_login : 1;      /* a login attempt begun in srv->throttle */
+    unsigned has_invite : 1;       /* Register with an invite code: its SHA-256 below */
+    uint8_t invite_hash[32];
     Parley__ClientFrame *frame;
     /* Inputs prepared on the network thread. */
     uint8_t token[AUTH_TOKEN_BYTES];

@@ -253,3 +253,50 @@ def test_registration_closed(new_server, cli_factory):
     res = cli_factory(s).run("p1", "register", wire.uname("latecli"), password="late-pass-1")
     assert res.rc != 0 and res.err_json()["code"] == "FORBIDDEN", res
     assert jobs_queued(s, "hash") == {SIDE: 1}, "a refused registration was hashed"
+
+
+# ---- registration = invite ------------------------------------------------------------------
+
+def make_invite(server):
+    import subprocess
+    from conftest import PARLEYD
+    p = subprocess.run([str(PARLEYD), "--data", str(server.data), "--make-invite"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    code = p.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", code), p.stdout
+    server.secrets.add(code)
+    return code
+
+
+def test_registration_by_invite(new_server, cli_factory):
+    """registration = invite: a code from `parleyd --make-invite` (made while the server
+    runs) registers one account, once; without a code nothing is hashed."""
+    s = new_server(config_lines=["log_level = debug", "registration = invite"])
+    c = Conn(s)
+    r = c.request("register", username=wire.uname("noinv"), password="inv-pass-1", device="d")
+    assert code_name(r.error.code) == "FORBIDDEN" and "invite" in r.error.message, r
+    assert not jobs_queued(s, "hash"), "a registration without a code was hashed"
+    r = c.request("register", username=wire.uname("badinv"), password="inv-pass-1",
+                  device="d", invite="0" * 32)
+    assert code_name(r.error.code) == "FORBIDDEN" and "invite" in r.error.message, r
+    code = make_invite(s)
+    name = wire.uname("inv")
+    r = c.request("register", username=name, password="inv-pass-1", device="d", invite=code)
+    assert r.HasField("auth") and r.auth.user.username == name, r
+    c.close()
+    c = Conn(s)   # the code is used up
+    r = c.request("register", username=wire.uname("again"), password="inv-pass-1",
+                  device="d", invite=code)
+    assert code_name(r.error.code) == "FORBIDDEN", r
+    c.close()
+    # the browser's API and the CLI take a code too
+    status, resp = api(s, "register", wire.uname("webinv"), "inv-pass-1", SIDE)
+    assert status == 403, (status, resp)
+    cli = cli_factory(s)
+    res = cli.run("p1", "register", wire.uname("cliinv"), password="inv-pass-1")
+    assert res.rc != 0 and res.err_json()["code"] == "FORBIDDEN", res
+    code2 = make_invite(s)
+    res = cli.run("p1", "register", wire.uname("cliinv"), password="inv-pass-1",
+                  env_extra={"PARLEY_INVITE": code2})
+    assert res.rc == 0, res
