@@ -58,10 +58,10 @@ def timed_login(server, username, password, host=SIDE):
     return took
 
 
-def api(server, kind, username, password, host):
+def api(server, kind, username, password, host, **extra):
     """POST /api/<kind> from `host` as a browser on our page; -> (status, Response)."""
     msg = (pb.RegisterRequest if kind == "register" else pb.LoginRequest)(
-        username=username, password=password, device="pytest-web")
+        username=username, password=password, device="pytest-web", **extra)
     body = msg.SerializeToString()
     server.secrets.add(password)
     ctx = ssl.create_default_context(cafile=str(server.ca))
@@ -293,6 +293,9 @@ def test_registration_by_invite(new_server, cli_factory):
     # the browser's API and the CLI take a code too
     status, resp = api(s, "register", wire.uname("webinv"), "inv-pass-1", SIDE)
     assert status == 403, (status, resp)
+    status, resp = api(s, "register", wire.uname("webinv"), "inv-pass-1", SIDE,
+                       invite=make_invite(s))
+    assert status == 200 and resp.HasField("auth"), (status, resp)
     cli = cli_factory(s)
     res = cli.run("p1", "register", wire.uname("cliinv"), password="inv-pass-1")
     assert res.rc != 0 and res.err_json()["code"] == "FORBIDDEN", res
