@@ -250,6 +250,12 @@ PARLEY_API const parley_user *parley_me(const parley_client *c);
 
 PARLEY_API int parley_register(parley_client *c, const char *username, const char *password,
                     parley_error *err);
+/* Register on a server that asks for an invite code (its operator made it with
+ * `parleyd --make-invite`); invite NULL or "" is parley_register. A missing, unknown or
+ * used code fails with the server's FORBIDDEN. */
+PARLEY_API int parley_register_invite(parley_client *c, const char *username,
+                                      const char *password, const char *invite,
+                                      parley_error *err);
 PARLEY_API int parley_login(parley_client *c, const char *username, const char *password,
                  parley_error *err);
 /* Ends this session on the server and forgets it locally. */

@@ -61,7 +61,8 @@ static int authenticate(cli_ctx *ctx, const char *cmd, int argc, char **argv, in
         return rc;
     }
     parley_error err = {0};
-    int r = is_register ? parley_register(c, username, pw, &err)
+    /* A server with registration = invite wants the code its operator handed out. */
+    int r = is_register ? parley_register_invite(c, username, pw, getenv("PARLEY_INVITE"), &err)
                         : parley_login(c, username, pw, &err);
     explicit_bzero(pw, sizeof pw);
     if (r != 0)

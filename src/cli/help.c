@@ -17,6 +17,7 @@ static const struct {
      "Creates an account and logs this profile in to it. Usernames: 5-32 characters\n"
      "a-z 0-9 _, starting with a letter. The password (8-1024 bytes) comes from\n"
      "$PARLEY_PASSWORD, else it is asked for twice on the terminal without echo.\n"
+     "A server that registers by invite only wants the code in $PARLEY_INVITE.\n"
      "Use --server URL (and --ca FILE for a self-signed server) the first time.\n"
      "Prints the user: {\"type\":\"user\",\"id\":N,\"username\":..,\"session\":SID}."},
     {"login", "login USERNAME",

@@ -63,7 +63,7 @@ static int adopt_session(parley_client *c, const Parley__AuthResult *a, parley_e
 }
 
 static int auth_common(parley_client *c, int is_register, const char *username,
-                       const char *password, parley_error *err)
+                       const char *password, const char *invite, parley_error *err)
 {
     if (!c)
         return pl_err(err, PARLEY_E_ARGUMENT, "no client");
@@ -93,6 +93,7 @@ static int auth_common(parley_client *c, int is_register, const char *username,
         reg.username = (char *)username;
         reg.password = (char *)password;
         reg.device = c->device;
+        reg.invite = (char *)(invite ? invite : "");
         f.request_case = PARLEY__CLIENT_FRAME__REQUEST_REGISTER;
         f.register_ = &reg;
     } else {
@@ -122,13 +123,21 @@ static int auth_common(parley_client *c, int is_register, const char *username,
 int parley_register(parley_client *c, const char *username, const char *password,
                     parley_error *err)
 {
-    return auth_common(c, 1, username, password, err);
+    return auth_common(c, 1, username, password, NULL, err);
+}
+
+int parley_register_invite(parley_client *c, const char *username, const char *password,
+                           const char *invite, parley_error *err)
+{
+    if (invite && strlen(invite) > 64)
+        return pl_err(err, PARLEY_E_ARGUMENT, "invite code must be 1-64 characters");
+    return auth_common(c, 1, username, password, invite, err);
 }
 
 int parley_login(parley_client *c, const char *username, const char *password,
                  parley_error *err)
 {
-    return auth_common(c, 0, username, password, err);
+    return auth_common(c, 0, username, password, NULL, err);
 }
 
 int parley_logout(parley_client *c, parley_error *err)

@@ -1,8 +1,9 @@
 /*
  * auth.c: the Argon2 worker pool and session-token helpers (see auth.h).
  *
- * Workers take jobs from a bounded FIFO and put results on a done list; the network thread
- * is woken through the `wake` callback (lws_cancel_service) and drains the done list.
+ * Workers take jobs from two bounded FIFOs, logins first, and put results on a done list;
+ * the network thread is woken through the `wake` callback (lws_cancel_service) and drains
+ * the done list.
  */
 #include "auth.h"
 #include "log.h"
@@ -21,7 +22,7 @@ struct auth_pool {
     unsigned n_threads;
     pthread_mutex_t lock;      /* guards everything below */
     pthread_cond_t cond;
-    auth_list queue, finished;
+    auth_list verify, hash, finished; /* queued logins, queued registrations, done */
     int stopping;
     unsigned long long ops;
     size_t mem;
@@ -64,9 +65,10 @@ static void *worker(void *arg)
     auth_pool *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->queue.head && !p->stopping) pthread_cond_wait(&p->cond, &p->lock);
+        while (!p->verify.head && !p->hash.head && !p->stopping)
+            pthread_cond_wait(&p->cond, &p->lock);
         if (p->stopping) break;
-        auth_job *j = pop(&p->queue);
+        auth_job *j = p->verify.head ? pop(&p->verify) : pop(&p->hash);
         pthread_mutex_unlock(&p->lock);
         run_job(p, j);
         pthread_mutex_lock(&p->lock);
@@ -119,8 +121,10 @@ int auth_pool_submit(auth_pool *p, auth_job *job)
 {
     int rc = -1;
     pthread_mutex_lock(&p->lock);
-    if (!p->stopping && p->queue.n < AUTH_QUEUE_MAX) {
-        push(&p->queue, job);
+    auth_list *q = job->kind == AUTH_VERIFY ? &p->verify : &p->hash;
+    size_t max = job->kind == AUTH_VERIFY ? AUTH_VERIFY_QUEUE_MAX : AUTH_HASH_QUEUE_MAX;
+    if (!p->stopping && q->n < max) {
+        push(q, job);
         pthread_cond_signal(&p->cond);
         rc = 0;
     }
@@ -148,7 +152,8 @@ void auth_pool_stop(auth_pool *p)
     pthread_mutex_unlock(&p->lock);
     for (unsigned i = 0; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
     auth_job *j;
-    while ((j = pop(&p->queue)) != NULL) j->discard(j);
+    while ((j = pop(&p->verify)) != NULL) j->discard(j);
+    while ((j = pop(&p->hash)) != NULL) j->discard(j);
     while ((j = pop(&p->finished)) != NULL) j->discard(j);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);

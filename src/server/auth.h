@@ -1,9 +1,13 @@
 /*
  * auth.h: password hashing off the network thread, and session tokens.
  *
- * The Argon2 pool is a few worker threads behind a bounded queue: Argon2id is slow and
- * memory-hard on purpose, so it must never run on the network thread, and a flood of logins
- * must not queue unbounded work (a full queue means BUSY for the client).
+ * The Argon2 pool is a few worker threads behind two bounded queues, one for logins
+ * (AUTH_VERIFY) and one for registrations (AUTH_HASH): Argon2id is slow and memory-hard on
+ * purpose, so it must never run on the network thread, and a flood must not queue unbounded
+ * work (a full queue means BUSY for the client). WHY two: registrations can never fill the
+ * logins' queue, and a worker always takes a waiting login before a registration, so a
+ * flood of registrations cannot make other people's logins wait or answer BUSY. (Per-source
+ * caps in front of the pool, req_account.c, keep one source from filling either queue.)
  *
  * Memory and threads: an auth_job is owned by the submitter until auth_pool_submit()
  * succeeds, then by the pool, then by its `done` callback on the network thread (run from
@@ -20,7 +24,8 @@
 
 #define AUTH_TOKEN_BYTES 32
 #define AUTH_POOL_THREADS 2
-#define AUTH_QUEUE_MAX 64
+#define AUTH_VERIFY_QUEUE_MAX 48
+#define AUTH_HASH_QUEUE_MAX 16
 
 typedef enum { AUTH_HASH, AUTH_VERIFY } auth_kind;
 

@@ -37,6 +37,8 @@ int config_defaults(server_config *cfg)
     cfg->login_fail_ip = 30;
     cfg->login_fail_window = 15 * 60;
     cfg->max_connections = 10000;
+    cfg->reg_per_hour = 5;
+    cfg->pw_jobs_per_source = 4;
     cfg->watchdog_seconds = 10;
     cfg->secret_inbox_max = 10000;
     cfg->secret_inbox_bytes = 64ULL << 20;
@@ -271,6 +273,17 @@ static int set_key(server_config *cfg, const char *key, const char *value)
         return set_uint(&cfg->login_fail_ip, value, 1, 1000000);
     if (strcmp(key, "login_fail_window") == 0)
         return set_uint(&cfg->login_fail_window, value, 1, 86400 * 7);
+    if (strcmp(key, "registrations_per_source_per_hour") == 0)
+        return set_uint(&cfg->reg_per_hour, value, 0, 1000000);
+    if (strcmp(key, "password_jobs_per_source") == 0)
+        return set_uint(&cfg->pw_jobs_per_source, value, 1, 1000);
+    if (strcmp(key, "registration") == 0) {
+        if (strcmp(value, "open") == 0) cfg->registration = REGISTRATION_OPEN;
+        else if (strcmp(value, "invite") == 0) cfg->registration = REGISTRATION_INVITE;
+        else if (strcmp(value, "closed") == 0) cfg->registration = REGISTRATION_CLOSED;
+        else return -1;
+        return 0;
+    }
     if (strcmp(key, "secret_inbox_max") == 0)
         return parse_size(value, 1, 10000000, &cfg->secret_inbox_max);
     if (strcmp(key, "secret_inbox_bytes") == 0)
@@ -417,6 +430,10 @@ static config_result walk_args(server_config *cfg, int argc, char **argv, int pa
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) return CONFIG_HELP;
+        if (strcmp(arg, "--make-invite") == 0) {
+            cfg->make_invite = 1;
+            continue;
+        }
         const char *key, *value;
         if (find_option(arg, &key, &value) < 0) {
             snprintf(err, errlen, "unknown option '%s' (see --help)", arg);
@@ -454,7 +471,7 @@ config_result config_from_args(server_config *cfg, int argc, char **argv, char *
 void config_usage(const char *prog)
 {
     printf("Usage: %s [--data DIR] [--listen HOST:PORT] [--web DIR] [--config FILE]\n"
-           "       [--log-level LEVEL]\n"
+           "       [--log-level LEVEL] [--make-invite]\n"
            "\n"
            "parleyd is the Parley messenger server: one TLS listener serving WebSocket\n"
            "clients at /ws (subprotocol parley.v1), the web client at /, its login API\n"
@@ -469,16 +486,26 @@ void config_usage(const char *prog)
            "                      next to this binary; none found = no web client)\n"
            "  --config FILE       'key = value' lines, '#' comments; the options above win\n"
            "  --log-level LEVEL   debug, info, warn or error (default info)\n"
+           "  --make-invite       add a single-use invite code to the store of --data, print\n"
+           "                      it and exit (for registration = invite; parleyd may run)\n"
            "  --help              this text\n"
            "\n"
            "Config keys: listen, data, web, log_level, flood_rate (requests/s per connection,\n"
            "default 200), flood_burst (1000), max_frame (bytes, 65536), argon2_ops,\n"
-           "argon2_mem (bytes; default libsodium's interactive limits), login_fail_user (5),\n"
-           "login_fail_ip (30), login_fail_window (seconds, 900), max_connections (10000),\n"
+           "argon2_mem (bytes; default libsodium's interactive limits), max_connections\n"
+           "(10000), "
            "secret_inbox_max (secret-chat envelopes pending per device, 10000),\n"
            "secret_inbox_bytes (their bytes per device, 64M), watchdog_seconds (exit with\n"
            "status 70 when the network thread makes no progress this long; 0 = off, else\n"
            "2-3600; 10).\n"
+           "Abuse limits, per source (an IPv4 address, or an IPv6 /64): login_fail_user\n"
+           "(login attempts per username and source before delays that double from 4 s up\n"
+           "to login_fail_window; also the logins checked at once per username and per\n"
+           "source; 5), login_fail_ip (failed logins per source across usernames per window,\n"
+           "30), login_fail_window (seconds, 900), registrations_per_source_per_hour (5;\n"
+           "0 = no limit), password_jobs_per_source (Argon2 jobs in progress, 4),\n"
+           "registration (open|invite|closed, open; invite: Register needs a code made with\n"
+           "--make-invite).\n"
            "Calls: turn_urls (comma-separated ICE URLs handed to clients, e.g.\n"
            "turn:127.0.0.1:3478?transport=udp), turn_secret (coturn's static-auth-secret,\n"
            "use-auth-secret), turn_ttl (seconds a TURN credential lives, 3600),\n"

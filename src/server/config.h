@@ -21,10 +21,15 @@ typedef struct {
     size_t max_frame;            /* largest assembled WebSocket message, bytes */
     unsigned long long argon2_ops;
     size_t argon2_mem;           /* bytes */
-    unsigned login_fail_user;    /* failed logins per username per window before FLOOD_WAIT */
-    unsigned login_fail_ip;      /* failed logins per source address per window */
+    unsigned login_fail_user;    /* login attempts per (username, source) before growing
+                                    delays; also the pending logins per username and source */
+    unsigned login_fail_ip;      /* failed logins per source per window, across usernames */
     unsigned login_fail_window;  /* seconds */
     unsigned max_connections;    /* WebSocket connections at once */
+    unsigned reg_per_hour;       /* registrations_per_source_per_hour; 0 = no limit */
+    unsigned pw_jobs_per_source; /* password_jobs_per_source: Argon2 jobs in progress */
+    int registration;            /* a config_registration: who may create an account */
+    int make_invite;             /* --make-invite: add an invite code to the store, exit */
     unsigned watchdog_seconds;   /* network thread without progress before exiting; 0 = off */
     char *web_dir;               /* the web client's files; NULL = look in the default places */
     unsigned long long secret_inbox_max;   /* secret-chat envelopes pending per device */
@@ -52,6 +57,12 @@ typedef struct {
     double prekey_fetch_burst;   /* its bucket size */
     unsigned prekey_otk_per_hour;/* one-time prekeys handed out per device per hour */
 } server_config;
+
+typedef enum {
+    REGISTRATION_OPEN = 0,       /* anyone (within the per-source limits) */
+    REGISTRATION_INVITE,         /* with an unused invite code (parleyd --make-invite) */
+    REGISTRATION_CLOSED,         /* nobody */
+} config_registration;
 
 typedef enum {
     CONFIG_OK = 0,

@@ -96,6 +96,7 @@ void req_job_free(req_job *j)
         conn_request_end(c);
         if (j->auth_request) c->auth_pending = 0;
     }
+    req_account_release(j);
     wipe_secrets(j);
     free_outputs(j);
     if (j->frame) frame_free(j->frame);
@@ -381,6 +382,7 @@ static void housekeeping(lws_sorted_usec_list_t *sul)
 {
     server *srv = (server *)((char *)sul - offsetof(server, housekeeping));
     login_throttle_sweep(srv->throttle, server_now());
+    if (srv->reg_limit) rate_window_sweep(srv->reg_limit, server_now());
     lws_sul_schedule(srv->lws, 0, &srv->housekeeping, housekeeping, HOUSEKEEPING_US);
 }
 

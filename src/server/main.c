@@ -91,6 +91,30 @@ static int open_store(server *srv, store **st)
     return 0;
 }
 
+/* parleyd --make-invite: adds one single-use invite code to the store and prints it on
+ * stdout. Only the code's SHA-256 is stored, like session tokens. SQLite's locking lets
+ * this run while the server runs on the same data directory. */
+static int make_invite(const server_config *cfg)
+{
+    char err[512] = "", code[33];
+    uint8_t raw[16], hash[32];
+    store *st = store_open(cfg->data_dir, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "parleyd: cannot open the store in %s: %s\n", cfg->data_dir, err);
+        return 1;
+    }
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(code, sizeof code, raw, sizeof raw);
+    auth_token_hash((const uint8_t *)code, strlen(code), hash);
+    store_rc rc = store_invite_add(st, hash, server_now());
+    store_close(st);
+    if (rc == STORE_OK) printf("%s\n", code);
+    else fprintf(stderr, "parleyd: cannot store the invite code (store error %d)\n", (int)rc);
+    sodium_memzero(code, sizeof code);
+    sodium_memzero(raw, sizeof raw);
+    return rc == STORE_OK ? 0 : 1;
+}
+
 /* The web client is optional unless --web named it: without it / answers 404. */
 static int load_web(server *srv)
 {
@@ -118,6 +142,10 @@ static int startup(server *srv, store **st)
     srv->throttle = login_throttle_new(srv->cfg.login_fail_user, srv->cfg.login_fail_ip,
                                        srv->cfg.login_fail_window);
     if (!srv->throttle) return -1;
+    if (srv->cfg.reg_per_hour &&
+        !(srv->reg_limit = rate_window_new(srv->cfg.reg_per_hour, 3600)))
+        return -1;
+    if (!(srv->pw_jobs = key_counts_new())) return -1;
     if (net_start(srv, cert, key, err, sizeof err) != 0) {
         log_error("%s", err);
         return -1;
@@ -163,6 +191,8 @@ static void shutdown_server(server *srv, store *st)
     net_stop(srv);                         /* frees every conn */
     login_throttle_free(srv->throttle);
     req_secret_stop(srv);
+    rate_window_free(srv->reg_limit);
+    key_counts_free(srv->pw_jobs);
     web_files_free(srv->web);
     idmap_free(&srv->conns);
     idmap_free(&srv->push_accounts);
@@ -189,6 +219,11 @@ int main(int argc, char **argv)
         log_error("libsodium failed to initialise");
         config_free(&srv.cfg);
         return 1;
+    }
+    if (srv.cfg.make_invite) {
+        int rc = make_invite(&srv.cfg);
+        config_free(&srv.cfg);
+        return rc;
     }
     idmap_init(&srv.conns);
     idmap_init(&srv.push_accounts);

@@ -2,11 +2,21 @@
  * req_account.c: requests about accounts and sessions: Register, Login, Resume, Logout,
  * ListSessions, TerminateSession, ResolveUser (see request.h for the handler model).
  *
- * Register: validate -> Argon2 hash (pool) -> store: user + session.
- * Login:    validate -> login throttle -> store: look the user up -> Argon2 verify against
- *           the user's hash or the dummy hash (same cost: no timing oracle for unknown
- *           usernames) -> store: session. Failures are counted per username and address.
- * Resume:   store: session by SHA-256(token), touched at most once a minute.
+ * Register: validate -> registration open? -> a password-job slot of the source -> the
+ *           source's registrations per hour -> Argon2 hash (pool) -> store: user + session.
+ * Login:    validate -> a password-job slot of the source -> login throttle (the attempt is
+ *           charged here, before any hashing) -> store: look the user up -> Argon2 verify
+ *           against the user's hash or the dummy hash (same cost: no timing oracle for
+ *           unknown usernames) -> the attempt is given back if the password was right ->
+ *           store: session. See throttle.h for the limits per (username, source).
+ * Resume:   store: session by SHA-256(token), touched at most once a minute. No limit of
+ *           this file applies: devices already logged in are never locked out.
+ *
+ * A source is source_key() of the connection's address: the same for a WebSocket client
+ * and for the browser's POST /api/register|login (web_auth.c runs them through here), so
+ * both paths share one policy. Limits answer FLOOD_WAIT (over a window, retry_after = the
+ * seconds to wait) or BUSY (this source has too many password jobs in progress, retry_after
+ * 1); a full Argon2 queue answers BUSY too.
  * A successful auth links the connection into the push registry; ending a session closes
  * its other connections with Goodbye{SESSION_TERMINATED}.
  */
@@ -47,8 +57,47 @@ static void submit_auth(req_job *j, auth_kind kind, const char *password,
     j->aj.password = password;
     j->aj.done = done;
     j->aj.discard = aj_discard;
-    if (j->srv->shutting_down || auth_pool_submit(j->srv->auth, &j->aj) != 0)
+    if (j->srv->shutting_down || auth_pool_submit(j->srv->auth, &j->aj) != 0) {
         req_fail(j, PARLEY__ERROR_CODE__BUSY, "server busy, try again", 1);
+        return;
+    }
+    /* The abuse tests count these lines: how many password checks reached Argon2. */
+    log_debug("auth: %s job queued for source %s", kind == AUTH_VERIFY ? "verify" : "hash",
+              j->src);
+}
+
+/* Takes one of the source's password-job slots (j->src is set here). 0, or -1 after
+ * answering BUSY: this source alone is over its share of the Argon2 pool. */
+static int take_pw_job(req_job *j)
+{
+    source_key(j->ip, j->src, sizeof j->src);
+    if (key_counts_take(j->srv->pw_jobs, j->src, j->srv->cfg.pw_jobs_per_source) != 0) {
+        req_fail(j, PARLEY__ERROR_CODE__BUSY,
+                 "too many password checks from your address in progress", 1);
+        return -1;
+    }
+    j->holds_pw_job = 1;
+    return 0;
+}
+
+static void give_pw_job(req_job *j)
+{
+    if (!j->holds_pw_job) return;
+    key_counts_give(j->srv->pw_jobs, j->src);
+    j->holds_pw_job = 0;
+}
+
+static void end_login(req_job *j, login_outcome outcome)
+{
+    if (!j->holds_login) return;
+    login_throttle_end(j->srv->throttle, j->frame->login->username, j->src, outcome);
+    j->holds_login = 0;
+}
+
+void req_account_release(req_job *j)
+{
+    give_pw_job(j);
+    end_login(j, LOGIN_UNCHECKED);  /* still held: the password was never checked */
 }
 
 static void new_token(req_job *j)
@@ -111,17 +160,38 @@ static Parley__ErrorCode check_credentials(char *username, const char *password,
     return PARLEY__ERROR_CODE__OK;
 }
 
+#define INVITE_MAX 64
+
 static Parley__ErrorCode register_validate(req_job *j, const char **why)
 {
     Parley__RegisterRequest *r = j->frame->register_;
-    return check_credentials(r->username, r->password, r->device, why);
+    Parley__ErrorCode code = check_credentials(r->username, r->password, r->device, why);
+    if (code != PARLEY__ERROR_CODE__OK || j->srv->cfg.registration != REGISTRATION_INVITE)
+        return code;
+    size_t n = strlen(r->invite);
+    *why = "an invite code is needed to register on this server";
+    if (n == 0) return PARLEY__ERROR_CODE__FORBIDDEN;
+    *why = "invite code must be 1-64 characters";
+    if (n > INVITE_MAX) return PARLEY__ERROR_CODE__BAD_REQUEST;
+    auth_token_hash((const uint8_t *)r->invite, n, j->invite_hash);  /* SHA-256 */
+    j->has_invite = 1;
+    return PARLEY__ERROR_CODE__OK;
 }
 
 static store_rc register_run(store *s, req_job *j)
 {
     Parley__RegisterRequest *r = j->frame->register_;
     int64_t id;
-    store_rc rc = store_user_create(s, r->username, j->aj.hash, j->now, &id);
+    store_rc rc = STORE_OK;
+    /* In the same savepoint as the account: if creating it fails, the code stays unused. */
+    if (j->has_invite && (rc = store_invite_use(s, j->invite_hash)) != STORE_OK) {
+        if (rc == STORE_ERR_FORBIDDEN) {
+            j->err = PARLEY__ERROR_CODE__FORBIDDEN;
+            snprintf(j->err_msg, sizeof j->err_msg, "unknown or already used invite code");
+        }
+        return rc;
+    }
+    rc = store_user_create(s, r->username, j->aj.hash, j->now, &id);
     if (rc != STORE_OK) return rc;
     set_auth_user(j, id, r->username);
     return create_session(s, j, device_or_default(r->device));
@@ -134,6 +204,7 @@ static const req_handler register_store = {
 static void register_hashed(auth_job *aj)
 {
     req_job *j = REQ_OF_AJ(aj);
+    give_pw_job(j);
     if (!aj->ok) {
         log_error("register: password hashing failed (out of memory?)");
         req_fail(j, PARLEY__ERROR_CODE__INTERNAL, "could not hash the password", 0);
@@ -149,6 +220,20 @@ static void register_hashed(auth_job *aj)
 
 static void register_start(req_job *j)
 {
+    if (j->srv->cfg.registration == REGISTRATION_CLOSED) {
+        req_fail(j, PARLEY__ERROR_CODE__FORBIDDEN, "registration is closed on this server", 0);
+        return;
+    }
+    if (take_pw_job(j) != 0) return;
+    /* Charged before hashing and never given back (not even for USERNAME_TAKEN): each
+     * attempt costs the server a hash. */
+    uint32_t wait = j->srv->reg_limit ? rate_window_take(j->srv->reg_limit, j->src, server_now())
+                                      : 0;
+    if (wait) {
+        req_fail(j, PARLEY__ERROR_CODE__FLOOD_WAIT, "too many registrations from your address",
+                 wait);
+        return;
+    }
     submit_auth(j, AUTH_HASH, j->frame->register_->password, register_hashed);
 }
 
@@ -178,13 +263,13 @@ static const req_handler login_session = {
 static void login_verified(auth_job *aj)
 {
     req_job *j = REQ_OF_AJ(aj);
-    Parley__LoginRequest *r = j->frame->login;
+    give_pw_job(j);
     if (!aj->ok || !j->has_user) {
-        login_throttle_fail(j->srv->throttle, r->username, j->ip, server_now());
+        end_login(j, LOGIN_FAILED);
         req_fail(j, PARLEY__ERROR_CODE__INVALID_CREDENTIALS, "wrong username or password", 0);
         return;
     }
-    login_throttle_success(j->srv->throttle, r->username);
+    end_login(j, LOGIN_OK);
     if (!conn_find(j->srv, j->conn_id)) {  /* nobody to give a session to */
         req_job_free(j);
         return;
@@ -227,12 +312,14 @@ static const req_handler login_lookup = {
 
 static void login_start(req_job *j)
 {
-    uint32_t wait = login_throttle_check(j->srv->throttle, j->frame->login->username, j->ip,
+    if (take_pw_job(j) != 0) return;
+    uint32_t wait = login_throttle_begin(j->srv->throttle, j->frame->login->username, j->src,
                                          server_now());
     if (wait) {
         req_fail(j, PARLEY__ERROR_CODE__FLOOD_WAIT, "too many failed logins", wait);
         return;
     }
+    j->holds_login = 1;
     req_submit_store(j, &login_lookup);
 }
 

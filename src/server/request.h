@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "parley.pb-c.h"
 #include "server.h"
+#include "source.h"
 #include "store.h"
 #include "storeq.h"
 #include "validate.h"
@@ -56,6 +57,11 @@ struct req_job {
     int64_t now;
     int auth_request;              /* clears conn->auth_pending when freed */
     char ip[48];                   /* the requester's address (login throttling) */
+    char src[SOURCE_KEY_MAX];      /* source_key(ip), set by the password requests */
+    unsigned holds_pw_job : 1;     /* counted in srv->pw_jobs under src */
+    unsigned holds_login : 1;      /* a login attempt begun in srv->throttle */
+    unsigned has_invite : 1;       /* Register with an invite code: its SHA-256 below */
+    uint8_t invite_hash[32];
     Parley__ClientFrame *frame;
     /* Inputs prepared on the network thread. */
     uint8_t token[AUTH_TOKEN_BYTES];
@@ -126,5 +132,8 @@ void req_fail(req_job *j, Parley__ErrorCode code, const char *message, uint32_t 
 /* The generic completion: answer (result or mapped error), fan-outs, `after`; frees j. */
 void req_finish(req_job *j);
 void req_job_free(req_job *j);
+/* Gives back what a Register/Login still holds in the per-source limits (req_account.c):
+ * an attempt never checked, a password job slot. Called by req_job_free. */
+void req_account_release(req_job *j);
 
 #endif

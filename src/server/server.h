@@ -98,6 +98,8 @@ struct server {
     storeq *sq;
     auth_pool *auth;
     login_throttle *throttle;
+    rate_window *reg_limit;    /* registrations per source per hour; NULL = no limit */
+    key_counts *pw_jobs;       /* password (Argon2) jobs in progress per source */
     idmap conns;               /* conn id -> conn */
     idmap push_accounts;       /* account id -> first conn of its list (push.c) */
     idmap push_sessions;       /* session id -> first conn of its list (push.c) */

@@ -225,6 +225,11 @@ store_rc store_scrub(store *s);
 
 store_rc store_user_create(store *s, const char *username, const char *pwhash, int64_t now,
                            int64_t *user_id);
+/* Invite codes (registration = invite), kept as the SHA-256 of the code. Add: a new unused
+ * code (STORE_ERR_EXISTS if it is there already). Use: consumes it: STORE_OK, or
+ * STORE_ERR_FORBIDDEN when no such unused code exists. */
+store_rc store_invite_add(store *s, const uint8_t code_hash[32], int64_t now);
+store_rc store_invite_use(store *s, const uint8_t code_hash[32]);
 store_rc store_user_by_name(store *s, const char *username, store_user *out);
 store_rc store_user_by_id(store *s, int64_t id, store_user *out);
 store_rc store_current_pts(store *s, int64_t user_id, uint64_t *pts);

@@ -39,6 +39,9 @@
  *       DELETE, CHAT_REMOVED and SESSION_ENDED carry their few numbers in the row.
  *   call_settings(user_id, always_relay) (version 2): the account's "always relay calls".
  *       A call's history entry is a messages row of kind CALL (store_sqlite_calls.c).
+ *   invites(code_hash BLOB, created) WITHOUT ROWID (migration step 5): the SHA-256 of each
+ *       unused invite code (parleyd --make-invite); registering with one deletes it in the
+ *       same savepoint that creates the account.
  *
  * Why the text is encrypted at rest although secure_delete is on: secure_delete zeroes a
  * deleted cell, but SQLite's b-tree balancing moves live cells between pages and leaves the
@@ -166,6 +169,10 @@ static const char *const migrations[] = {
     "  always_relay INTEGER NOT NULL DEFAULT 0);",
     /* 5: secret chats hold up under abuse: per-sender shares, expiry, prekey hand-out limit */
     SECRET_SCHEMA_5,
+    /* 6: unused invite codes, by SHA-256 (registration = invite; store_sqlite_users.c) */
+    "CREATE TABLE invites("
+    "  code_hash BLOB PRIMARY KEY NOT NULL,"
+    "  created INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -273,6 +280,8 @@ static const char *const sql[Q_COUNT] = {
     [Q_CALL_SETTINGS_GET] = "SELECT always_relay FROM call_settings WHERE user_id = ?1",
     [Q_CALL_SETTINGS_SET] = "INSERT INTO call_settings(user_id, always_relay) VALUES(?1, ?2) "
                             "ON CONFLICT(user_id) DO UPDATE SET always_relay = ?2",
+    [Q_INVITE_INSERT] = "INSERT INTO invites(code_hash, created) VALUES(?1, ?2)",
+    [Q_INVITE_USE] = "DELETE FROM invites WHERE code_hash = ?1",
 };
 
 /* ---- statements ---------------------------------------------------------------------- */

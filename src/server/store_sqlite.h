@@ -48,6 +48,8 @@ enum {
     SECRET_Q_ENUM,
     /* calls */
     Q_CALL_SETTINGS_GET, Q_CALL_SETTINGS_SET,
+    /* invite codes */
+    Q_INVITE_INSERT, Q_INVITE_USE,
     Q_COUNT
 };
 

@@ -26,6 +26,30 @@ store_rc store_user_create(store *s, const char *username, const char *pwhash, i
     return STORE_OK;
 }
 
+store_rc store_invite_add(store *s, const uint8_t code_hash[32], int64_t now)
+{
+    sqlite3_stmt *st = sq_get(s, Q_INVITE_INSERT);
+    if (!st) return STORE_ERR_INTERNAL;
+    sqlite3_bind_blob(st, 1, code_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sqlite3_step(st);
+    sq_done(st);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        return STORE_ERR_EXISTS;
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERR_INTERNAL;
+}
+
+store_rc store_invite_use(store *s, const uint8_t code_hash[32])
+{
+    sqlite3_stmt *st = sq_get(s, Q_INVITE_USE);
+    if (!st) return STORE_ERR_INTERNAL;
+    sqlite3_bind_blob(st, 1, code_hash, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sq_done(st);
+    if (rc != SQLITE_DONE) return STORE_ERR_INTERNAL;
+    return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_ERR_FORBIDDEN;
+}
+
 static store_rc user_row(sqlite3_stmt *st, store_user *out)
 {
     int rc = sqlite3_step(st);

@@ -98,7 +98,8 @@ class Conn:
     self.updates (in arrival order); responses are matched to requests by id."""
 
     def __init__(self, server, hello=True, timeout=DEFAULT_TIMEOUT, path="/ws",
-                 subprotocol="parley.v1", header=None, origin=None, suppress_origin=False):
+                 subprotocol="parley.v1", header=None, origin=None, suppress_origin=False,
+                 host="127.0.0.1"):
         self.server = server
         self.timeout = timeout
         kw = {}
@@ -112,7 +113,7 @@ class Conn:
         if suppress_origin:
             kw["suppress_origin"] = True
         self.ws = websocket.create_connection(
-            f"wss://127.0.0.1:{server.port}{path}",
+            f"wss://{'[' + host + ']' if ':' in host else host}:{server.port}{path}",
             sslopt={"ca_certs": str(server.ca), "check_hostname": False},
             timeout=timeout, **kw)
         self.next_id = 1

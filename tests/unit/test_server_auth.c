@@ -1,5 +1,6 @@
 /* test_server_auth.c: session tokens (random, SHA-256 as the stored form, checked against a
- * known vector), the Argon2 pool (hash then verify, wrong password, the dummy hash) and the
+ * known vector), the Argon2 pool (hash then verify, wrong password, the dummy hash, logins
+ * queued apart from registrations and taken first) and the
  * id map used for connections and the push registry. */
 #include "auth.h"
 #include "idmap.h"
@@ -81,6 +82,49 @@ TEST(argon2_pool) {
     auth_pool_stop(p);
 }
 
+/* Logins and registrations have separate queues, logins taken first: with the
+ * registrations' queue full, a login is still accepted and checked before the queued
+ * registrations. */
+static int order_next;
+static void on_done_ordered(auth_job *j)
+{
+    j->ok = order_next++;  /* reused as the completion index */
+    done_count++;
+}
+
+TEST(login_queue_separate_and_first) {
+    auth_pool *p = auth_pool_start(3, 8192 * 1024, wake, NULL);
+    CHECK(p != NULL);
+    if (!p) return;
+    enum { N = AUTH_HASH_QUEUE_MAX + AUTH_POOL_THREADS + 8 };
+    static auth_job hs[N];
+    int accepted = 0;
+    order_next = 0;
+    int before = done_count;
+    for (int i = 0; i < N; i++) {
+        hs[i] = (auth_job){ .kind = AUTH_HASH, .password = "registration pw",
+                            .done = on_done_ordered, .discard = on_discard };
+        if (auth_pool_submit(p, &hs[i]) != 0) break;
+        accepted++;
+    }
+    CHECK(accepted >= AUTH_HASH_QUEUE_MAX && accepted < N);  /* the hash queue filled up */
+    auth_job v = { .kind = AUTH_VERIFY, .password = "login pw", .done = on_done_ordered,
+                   .discard = on_discard };
+    memcpy(v.hash, auth_pool_dummy_hash(p), strlen(auth_pool_dummy_hash(p)) + 1);
+    CHECK_EQ_INT(auth_pool_submit(p, &v), 0);
+    while (done_count - before < accepted + 1) {
+        pthread_mutex_lock(&mu);
+        while (wakes == 0) pthread_cond_wait(&cv, &mu);
+        wakes = 0;
+        pthread_mutex_unlock(&mu);
+        auth_pool_drain(p);
+    }
+    /* at most the jobs the workers were already running (plus one picked in a race) came
+     * before it, not the whole queue */
+    CHECK(v.ok <= AUTH_POOL_THREADS + 1);
+    auth_pool_stop(p);
+}
+
 TEST(idmap_basics) {
     idmap m;
     idmap_init(&m);
@@ -107,6 +151,7 @@ int main(void) {
     RUN(token_hash_vector);
     RUN(tokens_are_random);
     RUN(argon2_pool);
+    RUN(login_queue_separate_and_first);
     RUN(idmap_basics);
     return UNIT_DONE("server_auth");
 }

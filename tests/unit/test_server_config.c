@@ -210,6 +210,39 @@ TEST(group_call_keys) {
     config_free(&c);
 }
 
+/* Issue 16's abuse limits: defaults (a fresh server is open, with per-source limits) and
+ * bounds. */
+TEST(abuse_limits) {
+    server_config c;
+    char e_buf[256];
+    CHECK_EQ_INT(config_defaults(&c), 0);
+    CHECK_EQ_INT(c.reg_per_hour, 5);
+    CHECK_EQ_INT(c.pw_jobs_per_source, 4);
+    CHECK_EQ_INT(c.registration, REGISTRATION_OPEN);
+    CHECK_EQ_INT(config_apply_text(&c, "registrations_per_source_per_hour = 0\n"
+                                       "password_jobs_per_source = 9\nregistration = closed\n",
+                                   "t.conf", e_buf, sizeof e_buf), 0);
+    CHECK_EQ_INT(c.reg_per_hour, 0);
+    CHECK_EQ_INT(c.pw_jobs_per_source, 9);
+    CHECK_EQ_INT(c.registration, REGISTRATION_CLOSED);
+    CHECK_EQ_INT(config_set(&c, "registration", "invite", e_buf, sizeof e_buf), 0);
+    CHECK_EQ_INT(c.registration, REGISTRATION_INVITE);
+    CHECK_EQ_INT(config_set(&c, "registration", "open", e_buf, sizeof e_buf), 0);
+    CHECK_EQ_INT(c.registration, REGISTRATION_OPEN);
+    CHECK_EQ_INT(config_set(&c, "registration", "invites", e_buf, sizeof e_buf), -1);
+    CHECK_EQ_INT(c.registration, REGISTRATION_OPEN);
+    CHECK_EQ_INT(config_set(&c, "password_jobs_per_source", "0", e_buf, sizeof e_buf), -1);
+    CHECK_EQ_INT(config_set(&c, "registrations_per_source_per_hour", "-1", e_buf, sizeof e_buf),
+                 -1);
+    CHECK_EQ_INT(c.pw_jobs_per_source, 9);   /* bad values change nothing */
+    config_free(&c);
+    char *argv[] = { "parleyd", "--data", "/srv/d", "--make-invite", NULL };
+    CHECK_EQ_INT(config_from_args(&c, 4, argv, e_buf, sizeof e_buf), CONFIG_OK);
+    CHECK_EQ_INT(c.make_invite, 1);
+    CHECK_EQ_STR(c.data_dir, "/srv/d");
+    config_free(&c);
+}
+
 int main(void) {
     RUN(defaults);
     RUN(listen_forms);
@@ -218,6 +251,7 @@ int main(void) {
     RUN(args_override_file);
     RUN(args_errors);
     RUN(web_dir);
+    RUN(abuse_limits);
     RUN(secret_inbox_caps);
     RUN(secret_abuse_keys);
     RUN(group_call_keys);

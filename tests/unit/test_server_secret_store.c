@@ -488,6 +488,7 @@ TEST(migrates_a_schema_2_database)
     sqlite3 *db;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_exec(db,
+                              "DROP TABLE invites;"      /* migration 6 */
                               "DROP TRIGGER sessions_secret_gone; DROP TRIGGER secret_inbox_gone;"
                               "DROP TRIGGER secret_inbox_added; DROP TABLE secret_sent;"
                               "DROP TABLE secret_inbox; DROP TABLE one_time_prekeys;"

@@ -194,7 +194,9 @@ TEST(open_migrate_reopen)
     sqlite3_stmt *st;
     CHECK_EQ_INT(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 5);   /* 2: pts from the log, 3: secret chats, 4: call settings, 5: secret-chat limits */
+    /* 2: pts from the log, 3: secret chats, 4: call settings, 5: secret-chat limits,
+     * 6: invite codes */
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 6);
     sqlite3_finalize(st);
     sqlite3_close(db);
 
@@ -245,7 +247,9 @@ TEST(migration_2_positions_continue)
     CHECK_EQ_INT(sqlite3_exec(db, "ALTER TABLE users ADD COLUMN pts INTEGER NOT NULL DEFAULT 0;"
                               "UPDATE users SET pts = (SELECT max(pts) FROM updates"
                               " WHERE account_id = users.id);"
-                              /* and without migrations 3 and 4 (secret chats, calls) */
+                              /* and without migrations 3-6 (secret chats, calls,
+                               * secret-chat limits, invites) */
+                              "DROP TABLE invites;"
                               "DROP TRIGGER sessions_secret_gone; DROP TRIGGER secret_inbox_gone;"
                               "DROP TRIGGER secret_inbox_added; DROP TABLE secret_sent;"
                               "DROP TABLE secret_inbox; DROP TABLE one_time_prekeys;"
@@ -1555,10 +1559,36 @@ TEST(wal_checkpointed_beside_the_writer)
     tmp_remove(dir);
 }
 
+/* Invite codes: added once, used once, in the savepoint of the account they made. */
+TEST(invite_codes)
+{
+    char *dir = tmp_make();
+    store *s = open_in(dir);
+    CHECK(s != NULL);
+    if (!s) return tmp_remove(dir);
+    uint8_t h1[32], h2[32];
+    memset(h1, 1, sizeof h1);
+    memset(h2, 2, sizeof h2);
+    CHECK_EQ_INT(store_invite_use(s, h1), STORE_ERR_FORBIDDEN);
+    CHECK_EQ_INT(store_invite_add(s, h1, 100), STORE_OK);
+    CHECK_EQ_INT(store_invite_add(s, h1, 100), STORE_ERR_EXISTS);
+    CHECK_EQ_INT(store_invite_add(s, h2, 100), STORE_OK);
+    CHECK_EQ_INT(store_invite_use(s, h1), STORE_OK);
+    CHECK_EQ_INT(store_invite_use(s, h1), STORE_ERR_FORBIDDEN);
+    store_close(s);
+    s = open_in(dir);                 /* kept across a restart */
+    CHECK(s != NULL);
+    if (!s) return tmp_remove(dir);
+    CHECK_EQ_INT(store_invite_use(s, h2), STORE_OK);
+    store_close(s);
+    tmp_remove(dir);
+}
+
 int main(void)
 {
     RUN(open_migrate_reopen);
     RUN(migration_2_positions_continue);
+    RUN(invite_codes);
     RUN(open_failures);
     RUN(users);
     RUN(sessions);

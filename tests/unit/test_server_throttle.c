@@ -1,6 +1,9 @@
 /* test_server_throttle.c: the per-connection flood bucket (allow, FLOOD_WAIT with a
- * retry_after, disconnect on sustained flood, refill) and the login-failure windows (per
- * username, per address, sliding expiry, reset on success, sweep). */
+ * retry_after, disconnect on sustained flood, refill), the login throttle (attempts counted
+ * before the check and given back on success, backoff per (username, source), the looser
+ * per-source window, pending caps, sweep), the per-source rate window and key counts. */
+#include <stdio.h>
+
 #include "throttle.h"
 #include "unit.h"
 
@@ -50,58 +53,151 @@ TEST(bucket_never_exceeds_burst) {
     CHECK_EQ_INT(allowed, 3);
 }
 
-TEST(login_user_limit_and_window) {
-    login_throttle *t = login_throttle_new(3, 100, 60);
+/* Five free attempts per (user, source), counted before the check: parallel guesses beyond
+ * them are refused at once, and a correct password from another source is not affected. */
+TEST(login_counts_before_check) {
+    login_throttle *t = login_throttle_new(5, 100, 900);
     CHECK(t != NULL);
-    CHECK_EQ_INT(login_throttle_check(t, "alice", "1.1.1.1", 0), 0);
-    login_throttle_fail(t, "alice", "1.1.1.1", 0);
-    login_throttle_fail(t, "alice", "2.2.2.2", 10);
-    CHECK_EQ_INT(login_throttle_check(t, "alice", "3.3.3.3", 10), 0);
-    login_throttle_fail(t, "alice", "3.3.3.3", 20);
-    CHECK_EQ_INT(login_throttle_check(t, "alice", "4.4.4.4", 20), 40);  /* oldest at 0 */
-    CHECK_EQ_INT(login_throttle_check(t, "bobby", "4.4.4.4", 20), 0);
-    CHECK_EQ_INT(login_throttle_check(t, "alice", "4.4.4.4", 59), 1);
-    CHECK_EQ_INT(login_throttle_check(t, "alice", "4.4.4.4", 60), 0);   /* slid out */
-    login_throttle_fail(t, "alice", "4.4.4.4", 60);
-    CHECK_EQ_INT(login_throttle_check(t, "alice", "4.4.4.4", 61), 9);  /* oldest now 10 */
+    int began = 0;
+    for (int i = 0; i < 40; i++) began += login_throttle_begin(t, "alice", "1.1.1.1", 0) == 0;
+    CHECK_EQ_INT(began, 5);
+    /* the owner from elsewhere: the username's pending cap (5) is full until one ends */
+    CHECK_EQ_INT(login_throttle_begin(t, "alice", "2.2.2.2", 0), 1);
+    for (int i = 0; i < 5; i++) login_throttle_end(t, "alice", "1.1.1.1", 0);
+    CHECK_EQ_INT(login_throttle_begin(t, "alice", "2.2.2.2", 0), 0);
+    login_throttle_end(t, "alice", "2.2.2.2", 1);
+    CHECK(login_throttle_begin(t, "alice", "1.1.1.1", 0) > 0);   /* the attacker still waits */
+    CHECK_EQ_INT(login_throttle_begin(t, "bobby", "1.1.1.1", 0), 0);  /* other names: fine */
+    login_throttle_end(t, "bobby", "1.1.1.1", 1);
     login_throttle_free(t);
 }
 
-TEST(login_ip_limit) {
-    login_throttle *t = login_throttle_new(100, 2, 60);
-    login_throttle_fail(t, "user_a", "9.9.9.9", 0);
-    login_throttle_fail(t, "user_b", "9.9.9.9", 0);
-    CHECK_EQ_INT(login_throttle_check(t, "user_c", "9.9.9.9", 1), 59);
-    CHECK_EQ_INT(login_throttle_check(t, "user_c", "8.8.8.8", 1), 0);
+/* After the free attempts each failure doubles the pair's delay, up to the window. */
+TEST(login_backoff_grows) {
+    login_throttle *t = login_throttle_new(2, 1000, 100);
+    int64_t now = 0;
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ_INT(login_throttle_begin(t, "alice", "src", now), 0);
+        login_throttle_end(t, "alice", "src", 0);
+    }
+    CHECK_EQ_INT(login_throttle_begin(t, "alice", "src", now), LOGIN_BACKOFF_BASE_S);
+    uint32_t expect = LOGIN_BACKOFF_BASE_S;
+    for (int i = 0; i < 8; i++) {
+        now += login_throttle_begin(t, "alice", "src", now);
+        CHECK_EQ_INT(login_throttle_begin(t, "alice", "src", now), 0);
+        login_throttle_end(t, "alice", "src", 0);
+        expect = expect * 2 > 100 ? 100 : expect * 2;
+        CHECK_EQ_INT(login_throttle_begin(t, "alice", "src", now), (int)expect);
+    }
+    /* a window without attempts after the delay forgets the pair: free attempts again */
+    CHECK_EQ_INT(login_throttle_begin(t, "alice", "src", now + 200), 0);
+    login_throttle_end(t, "alice", "src", 0);
+    CHECK_EQ_INT(login_throttle_begin(t, "alice", "src", now + 200), 0);
+    login_throttle_end(t, "alice", "src", 0);
+    CHECK_EQ_INT(login_throttle_begin(t, "alice", "src", now + 200), LOGIN_BACKOFF_BASE_S);
     login_throttle_free(t);
 }
 
-TEST(login_success_resets_user_only) {
-    login_throttle *t = login_throttle_new(2, 2, 60);
-    login_throttle_fail(t, "alice", "1.1.1.1", 0);
-    login_throttle_fail(t, "alice", "1.1.1.1", 0);
-    CHECK(login_throttle_check(t, "alice", "5.5.5.5", 0) > 0);
-    login_throttle_success(t, "alice");
-    CHECK_EQ_INT(login_throttle_check(t, "alice", "5.5.5.5", 0), 0);
-    CHECK(login_throttle_check(t, "alice", "1.1.1.1", 0) > 0);  /* the address still is */
+TEST(login_success_gives_back) {
+    login_throttle *t = login_throttle_new(2, 3, 60);
+    for (int i = 0; i < 10; i++) {  /* right passwords are never counted */
+        CHECK_EQ_INT(login_throttle_begin(t, "alice", "1.1.1.1", i), 0);
+        login_throttle_end(t, "alice", "1.1.1.1", 1);
+    }
+    CHECK_EQ_INT(login_throttle_begin(t, "alice", "1.1.1.1", 10), 0);
+    login_throttle_end(t, "alice", "1.1.1.1", 0);
+    CHECK_EQ_INT(login_throttle_begin(t, "alice", "1.1.1.1", 10), 0);
+    login_throttle_end(t, "alice", "1.1.1.1", 1);  /* clears the pair's failures */
+    CHECK_EQ_INT(login_throttle_begin(t, "alice", "1.1.1.1", 10), 0);
+    login_throttle_end(t, "alice", "1.1.1.1", 0);
     login_throttle_free(t);
 }
 
-TEST(login_sweep_and_growth) {
+/* The looser per-source window counts failures across usernames. */
+TEST(login_source_window) {
+    login_throttle *t = login_throttle_new(100, 3, 60);
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "user%d", i);
+        CHECK_EQ_INT(login_throttle_begin(t, name, "9.9.9.9", i), 0);
+        login_throttle_end(t, name, "9.9.9.9", 0);
+    }
+    CHECK_EQ_INT(login_throttle_begin(t, "user_c", "9.9.9.9", 3), 57);  /* oldest at 0 */
+    CHECK_EQ_INT(login_throttle_begin(t, "user_c", "8.8.8.8", 3), 0);
+    login_throttle_end(t, "user_c", "8.8.8.8", 1);
+    CHECK_EQ_INT(login_throttle_begin(t, "user_c", "9.9.9.9", 60), 0);  /* slid out */
+    login_throttle_end(t, "user_c", "9.9.9.9", 0);
+    login_throttle_free(t);
+}
+
+/* At most pair_limit checks pending per source, across usernames. */
+TEST(login_source_pending_cap) {
+    login_throttle *t = login_throttle_new(3, 100, 60);
+    char name[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "user%d", i);
+        CHECK_EQ_INT(login_throttle_begin(t, name, "7.7.7.7", 0), 0);
+    }
+    CHECK_EQ_INT(login_throttle_begin(t, "other", "7.7.7.7", 0), 1);
+    CHECK_EQ_INT(login_throttle_begin(t, "other", "6.6.6.6", 0), 0);
+    login_throttle_end(t, "user0", "7.7.7.7", 1);
+    CHECK_EQ_INT(login_throttle_begin(t, "other", "7.7.7.7", 0), 0);
+    login_throttle_free(t);
+}
+
+TEST(login_sweep_keeps_pending) {
     login_throttle *t = login_throttle_new(5, 5, 60);
     char name[32];
-    for (int i = 0; i < 2000; i++) {
+    for (int i = 0; i < 1000; i++) {
         snprintf(name, sizeof name, "user%d", i);
-        login_throttle_fail(t, name, name, i < 1000 ? 0 : 100);
+        CHECK_EQ_INT(login_throttle_begin(t, name, name, 0), 0);
+        if (i % 2) login_throttle_end(t, name, name, 0);
     }
-    CHECK_EQ_INT(login_throttle_size(t), 4000);
-    login_throttle_sweep(t, 100);  /* the first 1000 of each are past their window */
-    CHECK_EQ_INT(login_throttle_size(t), 2000);
-    login_throttle_fail(t, "user1500", "x", 101);
-    CHECK_EQ_INT(login_throttle_size(t), 2001);
-    login_throttle_sweep(t, 1000);
+    /* 1000 pairs, 1000 sources, 500 usernames pending */
+    CHECK_EQ_INT(login_throttle_size(t), 2500);
+    login_throttle_sweep(t, 1000);  /* only the pending ones stay */
+    CHECK_EQ_INT(login_throttle_size(t), 1500);
+    for (int i = 0; i < 1000; i += 2) {
+        snprintf(name, sizeof name, "user%d", i);
+        login_throttle_end(t, name, name, 0);
+    }
+    login_throttle_sweep(t, 2000);
     CHECK_EQ_INT(login_throttle_size(t), 0);
     login_throttle_free(t);
+}
+
+TEST(rate_window_limits_per_key) {
+    rate_window *w = rate_window_new(3, 3600);
+    CHECK(w != NULL);
+    for (int i = 0; i < 3; i++) CHECK_EQ_INT(rate_window_take(w, "1.2.3.4", i * 10), 0);
+    CHECK_EQ_INT(rate_window_take(w, "1.2.3.4", 30), 3570);
+    CHECK_EQ_INT(rate_window_take(w, "1.2.3.5", 30), 0);
+    CHECK_EQ_INT(rate_window_take(w, "1.2.3.4", 3600), 0);   /* the first slid out */
+    CHECK_EQ_INT(rate_window_take(w, "1.2.3.4", 3600), 10);
+    CHECK_EQ_INT(rate_window_size(w), 2);
+    rate_window_sweep(w, 3630 + 3600);
+    CHECK_EQ_INT(rate_window_size(w), 0);
+    rate_window_free(w);
+}
+
+TEST(key_counts_cap) {
+    key_counts *k = key_counts_new();
+    CHECK(k != NULL);
+    CHECK_EQ_INT(key_counts_take(k, "a", 2), 0);
+    CHECK_EQ_INT(key_counts_take(k, "a", 2), 0);
+    CHECK_EQ_INT(key_counts_take(k, "a", 2), -1);
+    CHECK_EQ_INT(key_counts_take(k, "b", 2), 0);
+    CHECK_EQ_INT(key_counts_get(k, "a"), 2);
+    key_counts_give(k, "a");
+    CHECK_EQ_INT(key_counts_take(k, "a", 2), 0);
+    key_counts_give(k, "a");
+    key_counts_give(k, "a");
+    key_counts_give(k, "b");
+    key_counts_give(k, "b");  /* more gives than takes: ignored */
+    CHECK_EQ_INT(key_counts_size(k), 0);
+    CHECK_EQ_INT(key_counts_take(k, "c", 0), -1);
+    CHECK_EQ_INT(key_counts_size(k), 0);
+    key_counts_free(k);
 }
 
 int main(void) {
@@ -109,9 +205,13 @@ int main(void) {
     RUN(bucket_retry_after_covers_debt);
     RUN(bucket_sustained_flood_disconnects);
     RUN(bucket_never_exceeds_burst);
-    RUN(login_user_limit_and_window);
-    RUN(login_ip_limit);
-    RUN(login_success_resets_user_only);
-    RUN(login_sweep_and_growth);
+    RUN(login_counts_before_check);
+    RUN(login_backoff_grows);
+    RUN(login_success_gives_back);
+    RUN(login_source_window);
+    RUN(login_source_pending_cap);
+    RUN(login_sweep_keeps_pending);
+    RUN(rate_window_limits_per_key);
+    RUN(key_counts_cap);
     return UNIT_DONE("server_throttle");
 }

@@ -146,12 +146,16 @@ export class App {
       autocapitalize: "none", spellcheck: "false" });
     const pass = h("input", { name: "password", type: "password", required: true,
       autocomplete: "current-password", minlength: 8 });
+    // Only servers with registration = invite ask for it (parleyd --make-invite).
+    const invite = h("input", { name: "invite", autocomplete: "off", maxlength: 64,
+      autocapitalize: "none", spellcheck: "false" });
     const err = h("p", { class: "error", role: "alert" }, why);
     const go = async (kind: "login" | "register") => {
       err.textContent = "";
       if (!user.value || !pass.value) { err.textContent = "Enter a username and a password."; return; }
       try {
-        await webAuth(kind, user.value.trim().toLowerCase(), pass.value, deviceName());
+        await webAuth(kind, user.value.trim().toLowerCase(), pass.value, deviceName(),
+          kind === "register" ? invite.value.trim() : "");
         pass.value = "";
         clear(this.root);
         say("Connecting…");
@@ -165,6 +169,7 @@ export class App {
       h("h1", { id: "login-title" }, "Parley"),
       h("label", {}, "Username", user),
       h("label", {}, "Password", pass),
+      h("label", {}, "Invite code (to register, if the server asks)", invite),
       h("div", { class: "row" },
         h("button", { type: "submit", class: "primary" }, "Log in"),
         h("button", { type: "button", onclick: () => void go("register") }, "Register")),

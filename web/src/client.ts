@@ -205,9 +205,10 @@ export class Client {
 // Response.
 
 export async function webAuth(kind: "register" | "login", username: string, password: string,
-                              device: string): Promise<AuthResult> {
+                              device: string, invite = ""): Promise<AuthResult> {
   const body = kind === "register"
-    ? toBinary(RegisterRequestSchema, create(RegisterRequestSchema, { username, password, device }))
+    ? toBinary(RegisterRequestSchema,
+      create(RegisterRequestSchema, { username, password, device, invite }))
     : toBinary(LoginRequestSchema, create(LoginRequestSchema, { username, password, device }));
   const res = await fetch(`/api/${kind}`, {
     method: "POST", body, credentials: "same-origin",
