@@ -276,6 +276,7 @@ test:
 	./scripts/run-tests.sh build-asan
 	$(MAKE) -s fuzz-smoke
 	$(MAKE) -s fuzz-smoke-sfu
+	$(MAKE) -s fuzz-smoke-srv
 
 # No string function that is not bounded by its destination (strcpy, strcat, sprintf,
 # strncat, strncpy, ...) in the C code: tests/build/check_banned_calls.py says which and where.
@@ -340,6 +341,52 @@ fuzz-smoke: $(FUZZ_TARGETS)
 			|| { tail -40 $(FUZZ_B)/$$n.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_B)/$$n.log | tr '\n' ' '; echo; \
 	done
+
+# libFuzzer targets of parleyd's own input path (tests/fuzz/fuzz_srv_*.c): the frame decoder
+# and pbstrings (srv_frame), dispatch_frame() on a logged-in connection (srv_dispatch), the
+# login API bodies (srv_webauth), the config parser (srv_config). srv_dispatch and srv_webauth
+# link every server module but main.c, networking.c and web_http.c, whose interface
+# tests/fuzz/srv_harness.c stands in for (no sockets; a real store in a temporary directory).
+# Objects are built with clang into build-fuzz/srvobj. fuzz-smoke-srv (in `make test`) runs
+# each for FUZZ_SRV_SECONDS over its committed seeds (tests/fuzz/corpus/srv_<name>/);
+# fuzz-long runs each for FUZZ_LONG_SECONDS and appends the figures to build-fuzz/fuzz-long.txt;
+# fuzz-srv-corpus regenerates the seeds (tests/fuzz/gen_srv_corpus.py).
+FUZZ_SRV_SECONDS ?= 10
+FUZZ_LONG_SECONDS ?= 600
+SRV_FUZZ_NAMES = frame dispatch webauth config
+SRV_FUZZ_BIN = $(addprefix $(FUZZ_B)/fuzz_srv_,$(SRV_FUZZ_NAMES))
+SRV_FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -Wall -Wextra -Wno-unused-parameter -MMD -MP \
+	-Iinclude -Isrc/common -Isrc/server -I$(B)/gen $(PKG_CFLAGS)
+SRV_FUZZ_LDFLAGS = -fsanitize=fuzzer,address,undefined -pthread
+fobj = $(patsubst %.c,$(FUZZ_B)/srvobj/%.o,$(1))
+SRV_FUZZ_SERVER_SRC = $(filter-out src/server/main.c src/server/networking.c src/server/web_http.c,$(SERVER_SRC)) \
+	$(COMMON_SRC) $(GEN_C) $(SFU_GEN_C) tests/fuzz/srv_harness.c
+
+$(FUZZ_B)/srvobj/%.o: %.c | $(GEN_H) $(SFU_GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(SRV_FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_B)/fuzz_srv_frame: $(call fobj,tests/fuzz/fuzz_srv_frame.c src/common/pbstrings.c src/common/utf8.c $(GEN_C))
+	$(FUZZ_CC) $(SRV_FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(FUZZ_B)/fuzz_srv_config: $(call fobj,tests/fuzz/fuzz_srv_config.c src/server/config.c src/common/log.c)
+	$(FUZZ_CC) $(SRV_FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+$(FUZZ_B)/fuzz_srv_dispatch $(FUZZ_B)/fuzz_srv_webauth: $(FUZZ_B)/fuzz_srv_%: $(call fobj,tests/fuzz/fuzz_srv_%.c $(SRV_FUZZ_SERVER_SRC))
+	$(FUZZ_CC) $(SRV_FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+.PHONY: fuzz-smoke-srv fuzz-long fuzz-srv-corpus
+fuzz-smoke-srv: $(SRV_FUZZ_BIN)
+	@set -e; for n in $(SRV_FUZZ_NAMES); do \
+		tests/fuzz/run_srv_fuzz.sh $(FUZZ_B) $$n $(FUZZ_SRV_SECONDS); done
+
+fuzz-long: $(SRV_FUZZ_BIN)
+	@set -e; for n in $(SRV_FUZZ_NAMES); do \
+		tests/fuzz/run_srv_fuzz.sh $(FUZZ_B) $$n $(FUZZ_LONG_SECONDS) | tee -a $(FUZZ_B)/fuzz-long.txt; done
+
+fuzz-srv-corpus:
+	/usr/bin/python3 tests/fuzz/gen_srv_corpus.py
+
+-include $(shell find $(FUZZ_B)/srvobj -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf build build-asan build-fuzz web/dist web/src/gen
