@@ -10,7 +10,7 @@ D=${1:?fuzz dir}; N=${2:?name}; S=${3:?seconds}; L=${4:-8192}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$D/corpus/srv_$N" "$D/artifacts"
 log="$D/srv_$N.log"
-ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:quarantine_size_mb=64 UBSAN_OPTIONS=print_stacktrace=1 \
 "$D/fuzz_srv_$N" -max_total_time="$S" -timeout=60 -rss_limit_mb=2048 -max_len="$L" \
     -print_final_stats=1 -artifact_prefix="$D/artifacts/srv_$N-" \
     "$D/corpus/srv_$N" "$ROOT/tests/fuzz/corpus/srv_$N" >"$log" 2>&1
