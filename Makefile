@@ -388,6 +388,40 @@ fuzz-srv-corpus:
 
 -include $(shell find $(FUZZ_B)/srvobj -name '*.d' 2>/dev/null)
 
+# Fault injection (tests/faults/, docs/RELIABILITY.md). `make test` runs the short versions
+# (tests/faults/test_faults.py: 5 crash cycles, the full disk, a 40-second soak) in both
+# builds. The long runs, before a release, with their figures recorded in docs/RELIABILITY.md:
+#   test-faults  CRASH_CYCLES (100) SIGKILLs under load, then the checks; the full disk
+#   soak         SOAK_MINUTES (60) at SOAK_RATE (750/s, half the sustained 1,500/s), one
+#                sample a minute into build/soak/soak.csv and soak.png
+#   soak-asan    SOAK_ASAN_MINUTES (10) of the same under ASan/LSan (build-asan)
+CRASH_CYCLES ?= 100
+SOAK_MINUTES ?= 60
+SOAK_ASAN_MINUTES ?= 10
+SOAK_RATE ?= 750
+.PHONY: test-faults soak soak-asan
+test-faults:
+	@./scripts/deps.sh test
+	@$(MAKE) -s all
+	PARLEY_BIN=$(CURDIR)/$(B)/bin /usr/bin/python3 tests/faults/crash_cycles.py \
+		--cycles $(CRASH_CYCLES) --json $(B)/crash-cycles.json
+	PARLEY_BIN=$(CURDIR)/$(B)/bin /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+		tests/faults/test_faults.py -k disk_full
+
+soak:
+	@./scripts/deps.sh soak
+	@$(MAKE) -s all
+	PARLEY_BIN=$(CURDIR)/$(B)/bin /usr/bin/python3 tests/faults/soak.py --minutes $(SOAK_MINUTES) \
+		--rate $(SOAK_RATE) --out $(B)/soak --check
+
+soak-asan:
+	@./scripts/deps.sh soak
+	@$(MAKE) -s SAN=1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	PARLEY_BIN=$(CURDIR)/build-asan/bin /usr/bin/python3 tests/faults/soak.py \
+		--minutes $(SOAK_ASAN_MINUTES) --rate $(SOAK_RATE) --out build-asan/soak --check
+
 clean:
 	rm -rf build build-asan build-fuzz web/dist web/src/gen
 
