@@ -282,6 +282,7 @@ test:
 	./scripts/run-tests.sh build-asan
 	$(MAKE) -s fuzz-smoke
 	$(MAKE) -s fuzz-smoke-sfu
+	$(MAKE) -s fuzz-smoke-srv
 
 # No string function that is not bounded by its destination (strcpy, strcat, sprintf,
 # strncat, strncpy, ...) in the C code: tests/build/check_banned_calls.py says which and where.
@@ -346,6 +347,86 @@ fuzz-smoke: $(FUZZ_TARGETS)
 			|| { tail -40 $(FUZZ_B)/$$n.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_B)/$$n.log | tr '\n' ' '; echo; \
 	done
+
+# libFuzzer targets of parleyd's own input path (tests/fuzz/fuzz_srv_*.c): the frame decoder
+# and pbstrings (srv_frame), dispatch_frame() on a logged-in connection (srv_dispatch), the
+# login API bodies (srv_webauth), the config parser (srv_config). srv_dispatch and srv_webauth
+# link every server module but main.c, networking.c and web_http.c, whose interface
+# tests/fuzz/srv_harness.c stands in for (no sockets; a real store in a temporary directory).
+# Objects are built with clang into build-fuzz/srvobj. fuzz-smoke-srv (in `make test`) runs
+# each for FUZZ_SRV_SECONDS over its committed seeds (tests/fuzz/corpus/srv_<name>/);
+# fuzz-long runs each for FUZZ_LONG_SECONDS and appends the figures to build-fuzz/fuzz-long.txt;
+# fuzz-srv-corpus regenerates the seeds (tests/fuzz/gen_srv_corpus.py).
+FUZZ_SRV_SECONDS ?= 10
+FUZZ_LONG_SECONDS ?= 600
+SRV_FUZZ_NAMES = frame dispatch webauth config
+SRV_FUZZ_BIN = $(addprefix $(FUZZ_B)/fuzz_srv_,$(SRV_FUZZ_NAMES))
+SRV_FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -Wall -Wextra -Wno-unused-parameter -MMD -MP \
+	-Iinclude -Isrc/common -Isrc/server -I$(B)/gen $(PKG_CFLAGS)
+SRV_FUZZ_LDFLAGS = -fsanitize=fuzzer,address,undefined -pthread
+fobj = $(patsubst %.c,$(FUZZ_B)/srvobj/%.o,$(1))
+SRV_FUZZ_SERVER_SRC = $(filter-out src/server/main.c src/server/networking.c src/server/web_http.c,$(SERVER_SRC)) \
+	$(COMMON_SRC) $(GEN_C) $(SFU_GEN_C) tests/fuzz/srv_harness.c
+
+$(FUZZ_B)/srvobj/%.o: %.c | $(GEN_H) $(SFU_GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(SRV_FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_B)/fuzz_srv_frame: $(call fobj,tests/fuzz/fuzz_srv_frame.c src/common/pbstrings.c src/common/utf8.c $(GEN_C))
+	$(FUZZ_CC) $(SRV_FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(FUZZ_B)/fuzz_srv_config: $(call fobj,tests/fuzz/fuzz_srv_config.c src/server/config.c src/common/log.c)
+	$(FUZZ_CC) $(SRV_FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+$(FUZZ_B)/fuzz_srv_dispatch $(FUZZ_B)/fuzz_srv_webauth: $(FUZZ_B)/fuzz_srv_%: $(call fobj,tests/fuzz/fuzz_srv_%.c $(SRV_FUZZ_SERVER_SRC))
+	$(FUZZ_CC) $(SRV_FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+.PHONY: fuzz-smoke-srv fuzz-long fuzz-srv-corpus
+fuzz-smoke-srv: $(SRV_FUZZ_BIN)
+	@set -e; for n in $(SRV_FUZZ_NAMES); do \
+		tests/fuzz/run_srv_fuzz.sh $(FUZZ_B) $$n $(FUZZ_SRV_SECONDS); done
+
+fuzz-long: $(SRV_FUZZ_BIN)
+	@set -e; for n in $(SRV_FUZZ_NAMES); do \
+		tests/fuzz/run_srv_fuzz.sh $(FUZZ_B) $$n $(FUZZ_LONG_SECONDS) | tee -a $(FUZZ_B)/fuzz-long.txt; done
+
+fuzz-srv-corpus:
+	/usr/bin/python3 tests/fuzz/gen_srv_corpus.py
+
+-include $(shell find $(FUZZ_B)/srvobj -name '*.d' 2>/dev/null)
+
+# Fault injection (tests/faults/, docs/RELIABILITY.md). `make test` runs the short versions
+# (tests/faults/test_faults.py: 5 crash cycles, the full disk, a 40-second soak) in both
+# builds. The long runs, before a release, with their figures recorded in docs/RELIABILITY.md:
+#   test-faults  CRASH_CYCLES (100) SIGKILLs under load, then the checks; the full disk
+#   soak         SOAK_MINUTES (60) at SOAK_RATE (750/s, half the sustained 1,500/s), one
+#                sample a minute into build/soak/soak.csv and soak.png
+#   soak-asan    SOAK_ASAN_MINUTES (10) of the same under ASan/LSan (build-asan)
+CRASH_CYCLES ?= 100
+SOAK_MINUTES ?= 60
+SOAK_ASAN_MINUTES ?= 10
+SOAK_RATE ?= 750
+.PHONY: test-faults soak soak-asan
+test-faults:
+	@./scripts/deps.sh test
+	@$(MAKE) -s all
+	PARLEY_BIN=$(CURDIR)/$(B)/bin /usr/bin/python3 tests/faults/crash_cycles.py \
+		--cycles $(CRASH_CYCLES) --json $(B)/crash-cycles.json
+	PARLEY_BIN=$(CURDIR)/$(B)/bin /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+		tests/faults/test_faults.py -k disk_full
+
+soak:
+	@./scripts/deps.sh soak
+	@$(MAKE) -s all
+	PARLEY_BIN=$(CURDIR)/$(B)/bin /usr/bin/python3 tests/faults/soak.py --minutes $(SOAK_MINUTES) \
+		--rate $(SOAK_RATE) --out $(B)/soak --check
+
+soak-asan:
+	@./scripts/deps.sh soak
+	@$(MAKE) -s SAN=1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	PARLEY_BIN=$(CURDIR)/build-asan/bin /usr/bin/python3 tests/faults/soak.py \
+		--minutes $(SOAK_ASAN_MINUTES) --rate $(SOAK_RATE) --out build-asan/soak --check
 
 clean:
 	rm -rf build build-asan build-fuzz web/dist web/src/gen

@@ -24,8 +24,12 @@ BUILD="build-essential pkgconf libssl-dev libsodium-dev libsqlite3-dev libwebsoc
 TEST="python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps
  ejabberd erlang-p1-sqlite3 prosody lua-dbi-sqlite3 mosquitto nats-server util-linux
  clang libclang-rt-14-dev coturn iproute2 strace"
+# python3-matplotlib: only `make soak` (tests/faults/soak.py plots its figures); the short
+# soak in `make test` writes its CSV without it.
+SOAK="python3-matplotlib"
 want="$BUILD"
 [ "${1:-}" = "test" ] && want="$BUILD $TEST"
+[ "${1:-}" = "soak" ] && want="$BUILD $TEST $SOAK"
 missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

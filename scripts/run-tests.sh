@@ -1,6 +1,6 @@
 #!/bin/sh
 # run-tests.sh BUILD_DIR [unit|integration]: runs the unit test binaries of BUILD_DIR, then the
-# integration and abuse suites (pytest, Debian's python3) against BUILD_DIR/bin, then the web client's
+# integration, abuse and fault suites (pytest, Debian's python3) against BUILD_DIR/bin, then the web client's
 # browser tests (node's test runner, playwright-core, Debian's chromium) against the same
 # binaries. Exits non-zero on any failure.
 set -u
@@ -22,7 +22,7 @@ rc=0
 [ "$failed" -eq 0 ] || rc=1
 if [ "$WHAT" != unit ]; then
     PARLEY_BIN="$ROOT/$B/bin" /usr/bin/python3 -m pytest -q -p no:cacheprovider "$ROOT/tests/integration" \
-        "$ROOT/tests/abuse" || rc=1
+        "$ROOT/tests/abuse" "$ROOT/tests/faults" || rc=1
     if [ -f "$ROOT/web/dist/app.js" ] && [ -d "$ROOT/web/node_modules" ]; then
         (cd "$ROOT/web" && PARLEY_BIN="$ROOT/$B/bin" node --test --test-concurrency=1 \
             test/*.test.mjs) || rc=1

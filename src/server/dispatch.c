@@ -174,8 +174,18 @@ static void answer(req_job *j, conn *c)
     wire_arena_free(&a);
 }
 
+/* A full disk is BUSY (nothing was written, it may pass) with its own words and a longer
+ * retry time than a full queue's. */
+#define DISK_FULL_RETRY_S 5
+
 void req_finish(req_job *j)
 {
+    if (j->sq.rc == STORE_ERR_FULL && !j->err) {
+        req_fail(j, PARLEY__ERROR_CODE__BUSY,
+                 "the server's disk is full; nothing was stored, try again later",
+                 DISK_FULL_RETRY_S);
+        return;
+    }
     if (j->sq.rc != STORE_OK) {
         Parley__ErrorCode code = j->err ? j->err : wire_store_error(j->sq.rc);
         req_fail(j, code, j->err_msg[0] ? j->err_msg : NULL,

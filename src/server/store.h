@@ -45,6 +45,7 @@ typedef enum {
     STORE_ERR_LIMIT,           /* member limit reached */
     STORE_ERR_INVALID,         /* argument the backend rejects (e.g. reply_to unknown) */
     STORE_ERR_NO_SESSION,
+    STORE_ERR_FULL,            /* the disk is full (SQLITE_FULL); the op changed nothing */
 } store_rc;
 
 #define STORE_MAX_GROUP_MEMBERS 1000

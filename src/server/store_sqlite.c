@@ -312,7 +312,8 @@ store_rc sq_run(store *s, int q)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
     sq_done(st);
-    return rc == SQLITE_DONE ? STORE_OK : STORE_ERR_INTERNAL;
+    if (rc == SQLITE_DONE) return STORE_OK;
+    return (rc & 0xff) == SQLITE_FULL ? STORE_ERR_FULL : STORE_ERR_INTERNAL;
 }
 
 int sq_text_or_null(sqlite3_stmt *st, int i, const char *v)
@@ -666,6 +667,10 @@ store_rc mut_end(store *s, store_rc rc, store_fanouts *fo, size_t mark)
         }
         rc = STORE_ERR_INTERNAL;
     }
+    /* The failed statement was the operation's last call: its error code is still the
+     * connection's (the rollback below resets it). A full disk is told apart from other
+     * failures so that the client hears "try again later", not "internal error". */
+    if (rc == STORE_ERR_INTERNAL && sqlite3_errcode(s->db) == SQLITE_FULL) rc = STORE_ERR_FULL;
     sq_run(s, Q_MUT_ROLLBACK);
     sq_run(s, Q_MUT_RELEASE);
     pts_undo(s, pmark);

@@ -41,6 +41,7 @@ struct storeq {
     int schedstat_fd;          /* /proc/thread-self/schedstat of the store thread, or -1 */
     int scrub_pending;
     int64_t last_scrub_ms;
+    int disk_full;             /* the last commit failed with a full disk (logged once) */
 };
 
 static void list_push(job_list *l, storeq_job *j)
@@ -201,12 +202,22 @@ static void run_batch(storeq *q, storeq_job *jobs)
     if (brc == STORE_OK) brc = store_batch_commit(q->s);
     int64_t t_end = monotonic_us();
     if (t_end - t0 > atomic_load(&q->slow_us)) log_slow_batch(q, n, t_end - t0, t_jobs - t0, &c0);
-    if (brc != STORE_OK) {
+    if (brc == STORE_ERR_FULL) {
+        /* Logged once per episode, not per batch: a full disk under load fails hundreds of
+         * batches a second. The clients get BUSY with a retry time (wire.c, dispatch.c). */
+        if (!q->disk_full) log_error("store: the disk is full (SQLite: database or disk is "
+                                     "full); writes are refused with BUSY until space returns");
+        q->disk_full = 1;
+    } else if (brc != STORE_OK) {
         log_error("store: batch commit failed; the batch's requests get INTERNAL");
+    }
+    if (brc != STORE_OK) {
         store_batch_rollback(q->s);
-        for (storeq_job *j = jobs; j; j = j->next) j->rc = STORE_ERR_INTERNAL;
+        for (storeq_job *j = jobs; j; j = j->next) j->rc = brc;
         return;
     }
+    if (q->disk_full) log_info("store: writes succeed again (disk space returned)");
+    q->disk_full = 0;
     for (storeq_job *j = jobs; j; j = j->next)
         if (j->rc == STORE_OK && j->scrub) q->scrub_pending = 1;
 }

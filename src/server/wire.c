@@ -294,6 +294,7 @@ Parley__ErrorCode wire_store_error(store_rc rc)
     case STORE_ERR_LIMIT: return PARLEY__ERROR_CODE__LIMIT_REACHED;
     case STORE_ERR_INVALID: return PARLEY__ERROR_CODE__BAD_REQUEST;
     case STORE_ERR_NO_SESSION: return PARLEY__ERROR_CODE__SESSION_TERMINATED;
+    case STORE_ERR_FULL: return PARLEY__ERROR_CODE__BUSY;  /* temporary: retry later */
     case STORE_ERR_INTERNAL: break;
     }
     return PARLEY__ERROR_CODE__INTERNAL;
