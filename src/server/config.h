@@ -42,6 +42,11 @@ typedef struct {
     unsigned sfu_consent_timeout;/* seconds without ICE consent before the SFU drops one */
     unsigned gc_max_participants;/* per group call, presentations included */
     unsigned gc_max_video;       /* participants sending camera video at once */
+    /* Connections before and around authentication (listener.c). */
+    char *trusted_proxies;       /* addresses/CIDRs (cidr.h) whose connections begin with a
+                                    PROXY v2 header naming the client; NULL = none */
+    unsigned auth_timeout;       /* auth_timeout_seconds: from accept to authenticated */
+    unsigned max_conns_per_source; /* max_connections_per_source (source.h's sources) */
 } server_config;
 
 typedef enum {
