@@ -109,7 +109,7 @@ struct listener {
     net_peer *head;
     size_t n_peers, max_peers;
     uint64_t timeout_ms;
-    log_limit ll_source, ll_total, ll_spoof, ll_proxy, ll_accept;
+    log_limit ll_source, ll_total, ll_spoof, ll_noproxy, ll_badproxy, ll_accept;
 };
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -274,10 +274,11 @@ static void read_proxy_header(net_peer *p)
     }
     char m[64];
     if (r < 0) {
-        if (log_now(&ls->ll_proxy, uv_now(ls->srv->uv)))
+        int none = pd->hdr[0] != 0x0D;  /* not even the signature's first byte */
+        log_limit *ll = none ? &ls->ll_noproxy : &ls->ll_badproxy;
+        if (log_now(ll, uv_now(ls->srv->uv)))
             log_warn("closing a connection from trusted proxy %s: %s PROXY v2 header%s",
-                     p->ip, pd->hdr[0] == 0x0D ? "malformed" : "no",
-                     more(&ls->ll_proxy, m, sizeof m));
+                     p->ip, none ? "no" : "malformed", more(ll, m, sizeof m));
         pending_drop(p);
         return;
     }

@@ -744,6 +744,9 @@ static int http_request(struct lws *wsi, http_session *hs, const char *path)
         unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
                       *end = buf + sizeof buf - 1;
         if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain", 3, &p, end) ||
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"strict-transport-security:",
+                                        (const unsigned char *)HSTS, (int)strlen(HSTS), &p,
+                                        end) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
             return 1;
         hs->healthz = 1;
