@@ -75,6 +75,7 @@ struct net_peer {
     unsigned counted : 1;      /* holds one count in ls->per_source under key */
     unsigned adopting : 1;     /* inside lws_adopt_...(): lws may destroy it meanwhile */
     unsigned destroyed : 1;    /* it did */
+    unsigned orphan : 1;       /* lws refused it but still holds it: on ls->orphans */
     char ip[48];               /* the client's address (numeric) */
     char key[SOURCE_KEY_MAX];  /* source_key(ip) */
 };
@@ -107,6 +108,7 @@ struct listener {
     cidr_list trusted;
     srclimit *per_source;
     net_peer *head;
+    net_peer *orphans;         /* refused by lws, whose wsi lws destroys later (adopt()) */
     size_t n_peers, max_peers;
     uint64_t timeout_ms;
     log_limit ll_source, ll_total, ll_spoof, ll_noproxy, ll_badproxy, ll_accept;
@@ -194,16 +196,29 @@ static int take_source(struct listener *ls, net_peer *p)
     return -1;
 }
 
+static void list_unlink(net_peer **head, net_peer *p)
+{
+    if (p->prev) p->prev->next = p->next;
+    else if (*head == p) *head = p->next;
+    if (p->next) p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+}
+
+static void list_push(net_peer **head, net_peer *p)
+{
+    p->prev = NULL;
+    p->next = *head;
+    if (*head) (*head)->prev = p;
+    *head = p;
+}
+
 /* Unlinks p and gives back its counts; p itself is the caller's to free. */
 static void peer_release(net_peer *p)
 {
     struct listener *ls = p->ls;
     if (p->counted) srclimit_release(ls->per_source, p->key);
     p->counted = 0;
-    if (p->prev) p->prev->next = p->next;
-    else if (ls->head == p) ls->head = p->next;
-    if (p->next) p->next->prev = p->prev;
-    p->prev = p->next = NULL;
+    list_unlink(&ls->head, p);
     ls->n_peers--;
 }
 
@@ -251,8 +266,17 @@ static void adopt(net_peer *p)
         return;
     }
     log_debug("lws did not take a connection from %s", p->ip);
-    if (!p->destroyed) peer_release(p);  /* else listener_wsi_destroyed() did */
-    free(p);
+    if (p->destroyed) {        /* listener_wsi_destroyed() released it already */
+        free(p);
+        return;
+    }
+    /* With a libuv loop lws may have closed the wsi without freeing it yet: its
+     * WSI_DESTROY, with p as its opaque data, comes in a later loop round. Until then p
+     * waits on the orphans list (freed there, or by listener_free() if lws dropped the
+     * wsi without telling). */
+    peer_release(p);
+    p->orphan = 1;
+    list_push(&ls->orphans, p);
 }
 
 /* Reads the PROXY header of a trusted proxy's connection, exactly and no further. */
@@ -375,12 +399,11 @@ static void accept_one(struct listener *ls, int fd, const struct sockaddr_storag
     pd->trusted = trusted;
     p->pend = pd;
     p->deadline_ms = now + ls->timeout_ms;
-    p->next = ls->head;
-    if (ls->head) ls->head->prev = p;
-    ls->head = p;
+    list_push(&ls->head, p);
     ls->n_peers++;
     uv_poll_start(&pd->poll, UV_READABLE, on_pending_readable);
 }
+
 
 static void on_accept_retry(uv_timer_t *t);
 
@@ -585,6 +608,11 @@ void listener_free(server *srv)
         peer_release(p);
         free(p);
     }
+    while (ls->orphans) {
+        net_peer *p = ls->orphans;
+        list_unlink(&ls->orphans, p);
+        free(p);
+    }
     if (ls->fd >= 0) close(ls->fd);
     srclimit_free(ls->per_source);
     cidr_list_free(&ls->trusted);
@@ -618,6 +646,11 @@ void listener_wsi_destroyed(struct lws *wsi)
     net_peer *p = peer_of(wsi);
     if (!p) return;
     lws_set_opaque_user_data(wsi, NULL);
+    if (p->orphan) {
+        list_unlink(&p->ls->orphans, p);
+        free(p);
+        return;
+    }
     peer_release(p);
     if (p->adopting) p->destroyed = 1;  /* adopt() frees it when lws returns */
     else free(p);
