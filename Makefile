@@ -375,7 +375,7 @@ $(FUZZ_B)/srvobj/%.o: %.c | $(GEN_H) $(SFU_GEN_H)
 
 $(FUZZ_B)/fuzz_srv_frame: $(call fobj,tests/fuzz/fuzz_srv_frame.c src/common/pbstrings.c src/common/utf8.c $(GEN_C))
 	$(FUZZ_CC) $(SRV_FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(FUZZ_B)/fuzz_srv_config: $(call fobj,tests/fuzz/fuzz_srv_config.c src/server/config.c src/common/log.c)
+$(FUZZ_B)/fuzz_srv_config: $(call fobj,tests/fuzz/fuzz_srv_config.c src/server/config.c src/server/cidr.c src/common/log.c)
 	$(FUZZ_CC) $(SRV_FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 $(FUZZ_B)/fuzz_srv_dispatch $(FUZZ_B)/fuzz_srv_webauth: $(FUZZ_B)/fuzz_srv_%: $(call fobj,tests/fuzz/fuzz_srv_%.c $(SRV_FUZZ_SERVER_SRC))
 	$(FUZZ_CC) $(SRV_FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm

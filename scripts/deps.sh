@@ -21,6 +21,7 @@ BUILD="build-essential pkgconf libssl-dev libsodium-dev libsqlite3-dev libwebsoc
 # part of it; coturn is
 # the TURN relay the call tests start on loopback, iproute2 brings up their network
 # namespace's loopback. strace: tests/build/check_deps.py traces a build with it.
+# haproxy: tests/abuse/test_connections.py puts it in front of parleyd (send-proxy-v2).
 TEST="python3 python3-pytest python3-websocket python3-protobuf sqlite3 procps
  ejabberd erlang-p1-sqlite3 prosody lua-dbi-sqlite3 mosquitto nats-server util-linux
  clang libclang-rt-14-dev coturn iproute2 strace"

@@ -6,6 +6,7 @@
  * line (exit 2) rather than silently running with a setting the operator did not mean.
  */
 #include "config.h"
+#include "cidr.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -57,6 +58,11 @@ int config_defaults(server_config *cfg)
     cfg->prekey_fetch_per_minute = 30;
     cfg->prekey_fetch_burst = 30;
     cfg->prekey_otk_per_hour = 60;
+    cfg->auth_timeout = 10;
+    /* 64: a person's devices (one WebSocket each) and a browser's six HTTP connections,
+     * for a household or small office behind one NAT, fit many times over, while one
+     * address can take at most 64 of the 10,000 default slots (see README, "Limits"). */
+    cfg->max_conns_per_source = 64;
     if (!cfg->sfu_bind) cfg->listen_host = NULL;  /* -> the out-of-memory path below */
     if (!cfg->listen_host || !cfg->data_dir) {
         config_free(cfg);
@@ -75,7 +81,8 @@ void config_free(server_config *cfg)
     free(cfg->turn_secret);
     free(cfg->sfu_path);
     free(cfg->sfu_bind);
-    cfg->sfu_path = cfg->sfu_bind = NULL;
+    free(cfg->trusted_proxies);
+    cfg->sfu_path = cfg->sfu_bind = cfg->trusted_proxies = NULL;
     cfg->listen_host = cfg->data_dir = cfg->web_dir = NULL;
     cfg->turn_urls = cfg->turn_secret = NULL;
 }
@@ -223,6 +230,29 @@ static int set_secret_key(server_config *cfg, const char *key, const char *value
     return -2;
 }
 
+/* The connection settings (listener.c); same returns as set_key. */
+static int set_conn_key(server_config *cfg, const char *key, const char *value)
+{
+    if (strcmp(key, "trusted_proxies") == 0) {
+        cidr_list l;
+        char why[160];
+        if (strlen(value) > 4096 || cidr_list_parse(value, &l, why, sizeof why) != 0) return -1;
+        size_t n = l.n;
+        cidr_list_free(&l);
+        if (n == 0) {             /* "trusted_proxies =": none */
+            free(cfg->trusted_proxies);
+            cfg->trusted_proxies = NULL;
+            return 0;
+        }
+        return replace_string(&cfg->trusted_proxies, value);
+    }
+    if (strcmp(key, "auth_timeout_seconds") == 0)
+        return set_uint(&cfg->auth_timeout, value, 1, 3600);
+    if (strcmp(key, "max_connections_per_source") == 0)
+        return set_uint(&cfg->max_conns_per_source, value, 1, 1000000);
+    return -2;
+}
+
 /* Returns 0 ok, -1 bad value, -2 unknown key. */
 static int set_key(server_config *cfg, const char *key, const char *value)
 {
@@ -300,7 +330,8 @@ static int set_key(server_config *cfg, const char *key, const char *value)
     }
     int rc = set_call_key(cfg, key, value);
     if (rc == -2) rc = set_group_call_key(cfg, key, value);
-    return rc == -2 ? set_secret_key(cfg, key, value) : rc;
+    if (rc == -2) rc = set_secret_key(cfg, key, value);
+    return rc == -2 ? set_conn_key(cfg, key, value) : rc;
 }
 
 int config_set(server_config *cfg, const char *key, const char *value, char *err, size_t errlen)
@@ -521,5 +552,12 @@ void config_usage(const char *prog)
            "per requesting account, 30), prekey_fetch_burst (30), prekey_otk_per_hour\n"
            "(one-time prekeys handed out per device per hour, then bundles come without one;\n"
            "0 = no limit; 60).\n"
+           "Connections: auth_timeout_seconds (a connection not logged in this long after\n"
+           "it was accepted is closed, 1-3600; 10), max_connections_per_source (sockets\n"
+           "open at once from one client address, an IPv6 address counting by its /64;\n"
+           "64), trusted_proxies (addresses or networks, e.g. 127.0.0.1, 10.0.0.0/8, ::1,\n"
+           "separated by commas: connections from them must begin with a PROXY protocol\n"
+           "v2 header naming the client, as HAProxy's send-proxy-v2 sends; from anywhere\n"
+           "else a PROXY header is refused; default none).\n"
            "Sizes accept a K, M or G suffix.\n", prog);
 }

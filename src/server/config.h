@@ -56,6 +56,11 @@ typedef struct {
     double prekey_fetch_per_minute; /* prekey bundles per minute per requesting account */
     double prekey_fetch_burst;   /* its bucket size */
     unsigned prekey_otk_per_hour;/* one-time prekeys handed out per device per hour */
+    /* Connections before and around authentication (listener.c). */
+    char *trusted_proxies;       /* addresses/CIDRs (cidr.h) whose connections begin with a
+                                    PROXY v2 header naming the client; NULL = none */
+    unsigned auth_timeout;       /* auth_timeout_seconds: from accept to authenticated */
+    unsigned max_conns_per_source; /* max_connections_per_source (source.h's sources) */
 } server_config;
 
 typedef enum {

@@ -15,6 +15,7 @@
  */
 #include "networking.h"
 #include "dispatch.h"
+#include "listener.h"
 #include "log.h"
 #include "lws_uv.h"
 #include "push.h"
@@ -45,6 +46,10 @@
 #define DISCARD_TIMEOUT_S 10
 /* How long a connection waits for the client's answer to our close frame. */
 #define CLOSE_ACK_TIMEOUT_S 5
+/* How long a connection may take from its Goodbye to being closed, whatever the client does:
+ * one that reads nothing would otherwise keep the Goodbye, the close frame and the socket
+ * forever (the close-ack timeout starts only once the close frame is written). */
+#define GOODBYE_TIMEOUT_S 10
 /* lws_write()'s protocol for a close frame: lws keeps LWS_WRITE_CLOSE (4) in a private header
  * (its public enum skips 4) but handles it like PING and PONG (opcode 8, no extensions). */
 #define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
@@ -407,6 +412,7 @@ void conn_goodbye(conn *c, Parley__ErrorCode code, const char *reason, unsigned 
     out_frame *o = pack_frame(&f);
     c->state = CONN_CLOSING;
     c->close_status = close_status;
+    if (c->websocket) lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, GOODBYE_TIMEOUT_S);
     if (o) enqueue(c, o);
     else lws_callback_on_writable(c->wsi);  /* no Goodbye, but still close */
     pace_later(c);
@@ -459,7 +465,7 @@ conn *net_conn_open(server *srv, struct lws *wsi)
         free(c);
         return NULL;
     }
-    lws_get_peer_simple(wsi, c->ip, sizeof c->ip);
+    listener_peer_ip(wsi, c->ip, sizeof c->ip);  /* the client's, also behind a proxy */
     flood_init(&c->flood, srv->cfg.flood_burst, lws_now_usecs());
     srv->n_conns++;
     return c;
@@ -692,6 +698,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         pss->c = net_conn_open(srv, wsi);
         if (!pss->c) return -1;
         pss->c->websocket = 1;
+        listener_ws_established(wsi, pss->c);
         web_ws_attach(pss->c, wsi);
         log_debug("conn %llu: open from %s", (unsigned long long)pss->c->id, pss->c->ip);
         return 0;
@@ -737,6 +744,9 @@ static int http_request(struct lws *wsi, http_session *hs, const char *path)
         unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
                       *end = buf + sizeof buf - 1;
         if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain", 3, &p, end) ||
+            lws_add_http_header_by_name(wsi, (const unsigned char *)"strict-transport-security:",
+                                        (const unsigned char *)HSTS, (int)strlen(HSTS), &p,
+                                        end) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
             return 1;
         hs->healthz = 1;
@@ -751,6 +761,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
     http_session *hs = user;
     int rc;
+    /* protocols[0] hears of every wsi's end, WebSockets' included. */
+    if (reason == LWS_CALLBACK_WSI_DESTROY) listener_wsi_destroyed(wsi);
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
         tune_ssl_ctx(user);
@@ -759,6 +771,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return -1;  /* a WebSocket without subprotocol parley.v1 */
     case LWS_CALLBACK_HTTP:
+        listener_http_request(wsi);
         return http_request(wsi, hs, in);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (hs && !hs->healthz && web_http_event(server_of(wsi), wsi, reason, &hs->web, in, len,
@@ -818,53 +831,33 @@ static unsigned fd_limit(unsigned max_connections)
 /* Destroys the lws context, then the loop (lws_uv.h). */
 static void close_loop(server *srv)
 {
-    if (!srv->uv) return;
+    if (!srv->uv) {
+        listener_free(srv);
+        return;
+    }
     pacer_close(srv);
+    listener_close(srv);
     lws_uv_destroy(&srv->lws, srv->uv);
     pacer_free(srv);
+    listener_free(srv);  /* after lws destroyed its wsis, which released their records */
     free(srv->uv);
     srv->uv = NULL;
-}
-
-/* Binds and closes a socket on the configured address, so that "address in use" or "cannot
- * assign address" is reported with its reason instead of as lws's bare failure. */
-static int listen_check(const server *srv, char *err, size_t errlen)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%d", srv->cfg.listen_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai = NULL;
-    if (getaddrinfo(srv->cfg.listen_host, port, &hints, &ai) != 0 || !ai) {
-        snprintf(err, errlen, "cannot listen on %s:%s: unknown address",
-                 srv->cfg.listen_host, port);
-        return -1;
-    }
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0), one = 1, rc = -1;
-    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
-        bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-        rc = 0;
-    else
-        snprintf(err, errlen, "cannot listen on %s:%s: %s", srv->cfg.listen_host, port,
-                 strerror(errno));
-    if (fd >= 0) close(fd);
-    freeaddrinfo(ai);
-    return rc;
 }
 
 int net_start(server *srv, const char *cert_path, const char *key_path, char *err,
               size_t errlen)
 {
-    if (listen_check(srv, err, errlen) != 0) return -1;
+    unsigned fds = fd_limit(srv->cfg.max_connections);
+    /* Sockets in any phase: the descriptor limit less room for everything else. */
+    if (listener_open(srv, fds > 64 ? fds - 32 : fds / 2, err, errlen) != 0) return -1;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = srv->cfg.listen_port;
-    info.iface = srv->cfg.listen_host;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;  /* TLS, but listener.c accepts */
     info.protocols = protocols;
     info.user = srv;
     info.server_string = "parleyd";
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    if (!strchr(srv->cfg.listen_host, ':')) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.ssl_cert_filepath = cert_path;
     info.ssl_private_key_filepath = key_path;
     info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
@@ -873,15 +866,13 @@ int net_start(server *srv, const char *cert_path, const char *key_path, char *er
     info.ssl_cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
                            "ECDHE-ECDSA-CHACHA20-POLY1305";
     info.alpn = "http/1.1";
-    info.fd_limit_per_thread = fd_limit(srv->cfg.max_connections);
+    info.fd_limit_per_thread = fds;
     info.timeout_secs = 20;
-    info.ka_time = 300;        /* find peers that vanished without a FIN */
-    info.ka_probes = 3;
-    info.ka_interval = 30;
     srv->uv = malloc(sizeof *srv->uv);
     if (!srv->uv || uv_loop_init(srv->uv) != 0) {
         free(srv->uv);
         srv->uv = NULL;
+        listener_free(srv);
         snprintf(err, errlen, "cannot create the event loop");
         return -1;
     }
@@ -892,26 +883,24 @@ int net_start(server *srv, const char *cert_path, const char *key_path, char *er
     }
     if (!lws_uv_create(&info, srv->uv, &srv->lws)) {
         close_loop(srv);
-        snprintf(err, errlen, "cannot listen on %s:%d (TLS or socket setup failed)",
-                 srv->cfg.listen_host, srv->cfg.listen_port);
+        snprintf(err, errlen, "cannot start libwebsockets (TLS setup failed)");
         return -1;
     }
-    /* lws 4.1 still returns a context when the listening vhost failed: a server that
-     * listens nowhere must not report itself ready. listen_check() caught the usual causes
-     * before; this is the race after it. The context is left to the exiting process:
-     * destroying one whose listener failed crashes inside lws's libuv glue. */
+    /* lws 4.1 may return a context without the vhost it was asked for. The context is left
+     * to the exiting process: destroying one whose vhost failed crashes inside lws's libuv
+     * glue. */
     struct lws_vhost *vh = lws_get_vhost_by_name(srv->lws, "default");
     if (!vh) {
-        snprintf(err, errlen, "cannot listen on %s:%d", srv->cfg.listen_host,
-                 srv->cfg.listen_port);
+        snprintf(err, errlen, "cannot start libwebsockets (no vhost)");
+        listener_free(srv);
         srv->lws = NULL;
         srv->uv = NULL;
         return -1;
     }
-    int port = lws_get_vhost_listen_port(vh);
+    listener_start(srv, vh);
     int v6 = strchr(srv->cfg.listen_host, ':') != NULL;
     log_info("listening on https://%s%s%s:%d (WebSocket %s, subprotocol %s)", v6 ? "[" : "",
-             srv->cfg.listen_host, v6 ? "]" : "", port, WS_PATH, SUBPROTOCOL);
+             srv->cfg.listen_host, v6 ? "]" : "", listener_port(srv), WS_PATH, SUBPROTOCOL);
     return 0;
 }
 

@@ -94,6 +94,7 @@ struct server {
     struct lws_context *lws;
     struct uv_loop_s *uv;      /* the event loop lws runs in (networking.c owns it) */
     struct net_pacer *pacer;   /* back-pressure between event-loop rounds (networking.c) */
+    struct listener *listener; /* the listening socket, accepted sockets' records (listener.c) */
     struct watchdog *watchdog; /* ends the process if the event loop stops (watchdog.c) */
     storeq *sq;
     auth_pool *auth;

@@ -20,6 +20,14 @@
 /* The largest request body the API reads (a LoginRequest is well under 1.2 KiB). */
 #define WEB_API_BODY_MAX 4096
 #define WEB_COOKIE_NAME "parley_session"
+/* Strict-Transport-Security on every HTTPS response (web_http.c, and /healthz in
+ * networking.c). Two years: long enough that a browser which visited once stays protected
+ * between visits (and the length the HSTS preload list asks for), while a server that stops
+ * serving HTTPS is a rare event for a messenger whose clients pin its certificate anyway. No
+ * includeSubDomains: parleyd does not know what else runs under its host name, and a
+ * browser ignores the header over a connection with a certificate error (a self-signed
+ * certificate not yet accepted), so it only takes effect for servers with a valid one. */
+#define HSTS "max-age=63072000"
 
 typedef enum { WEB_API_NONE = 0, WEB_API_REGISTER, WEB_API_LOGIN, WEB_API_LOGOUT } web_api;
 

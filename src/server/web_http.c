@@ -4,7 +4,9 @@
  *
  * WHY the headers: the page must load nothing from another origin and run no script but its
  * own bundle (Content-Security-Policy), must not be framed (clickjacking), sniffed into
- * another type, or leak its URL to others (Referrer-Policy).
+ * another type, or leak its URL to others (Referrer-Policy). Strict-Transport-Security
+ * (HSTS) makes a browser that once reached the server over valid HTTPS refuse plain HTTP and
+ * certificate errors for it from then on (web.h, HSTS).
  */
 #include "http_static.h"
 #include "log.h"
@@ -58,6 +60,7 @@ static int write_headers(struct lws *wsi, web_req *r)
         add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
         add_header(wsi, "referrer-policy:", "no-referrer", &p, end) ||
         add_header(wsi, "x-frame-options:", "DENY", &p, end) ||
+        add_header(wsi, "strict-transport-security:", HSTS, &p, end) ||
         add_header(wsi, "cross-origin-opener-policy:", "same-origin", &p, end) ||
         add_header(wsi, "cross-origin-resource-policy:", "same-origin", &p, end) ||
         add_header(wsi, "cache-control:", r->cache ? r->cache : "no-store", &p, end))

@@ -86,6 +86,7 @@ def test_index_and_security_headers(server):
     assert h["x-content-type-options"] == "nosniff"
     assert h["referrer-policy"] == "no-referrer"
     assert h["x-frame-options"] == "DENY"
+    assert h["strict-transport-security"] == "max-age=63072000"   # HSTS, two years
     # No reference to another origin anywhere in the page.
     assert b"http://" not in body and b"https://" not in body
 
@@ -119,6 +120,16 @@ def test_traversal_and_unknown_paths_are_404(server, path):
     assert b"root:" not in body and b"# Parley" not in body and b"SQLite" not in body
     if status == 404:
         assert h["x-content-type-options"] == "nosniff"
+        assert h["strict-transport-security"] == "max-age=63072000"
+
+
+def test_hsts_on_every_response(server):
+    """Issue 16: Strict-Transport-Security on every HTTPS answer: files, 404s, errors of the
+    API, and /healthz (written by another path)."""
+    for method, path in [("GET", "/"), ("GET", "/app.js"), ("GET", "/nope"), ("GET", "/healthz"),
+                         ("GET", "/api/login"), ("POST", "/")]:
+        status, h, _ = raw(server, method, path, b"x" if method == "POST" else None)
+        assert h.get("strict-transport-security") == "max-age=63072000", (method, path, status, h)
 
 
 def test_wrong_methods(server):

@@ -99,7 +99,7 @@ class Conn:
 
     def __init__(self, server, hello=True, timeout=DEFAULT_TIMEOUT, path="/ws",
                  subprotocol="parley.v1", header=None, origin=None, suppress_origin=False,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", sock=None):
         self.server = server
         self.timeout = timeout
         kw = {}
@@ -112,6 +112,8 @@ class Conn:
             kw["origin"] = origin
         if suppress_origin:
             kw["suppress_origin"] = True
+        if sock is not None:   # an already connected TLS socket (another source address,
+            kw["socket"] = sock  # a PROXY header sent first, a small receive buffer, ...)
         self.ws = websocket.create_connection(
             f"wss://{'[' + host + ']' if ':' in host else host}:{server.port}{path}",
             sslopt={"ca_certs": str(server.ca), "check_hostname": False},

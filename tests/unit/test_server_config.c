@@ -243,6 +243,39 @@ TEST(abuse_limits) {
     config_free(&c);
 }
 
+/* Issue 16: the connection settings (listener.c). */
+TEST(connection_keys) {
+    server_config c;
+    config_defaults(&c);
+    CHECK_EQ_INT(c.auth_timeout, 10);
+    CHECK_EQ_INT(c.max_conns_per_source, 64);
+    CHECK(c.trusted_proxies == NULL);
+    CHECK_EQ_INT(config_apply_text(&c, "auth_timeout_seconds = 3\n"
+                                   "max_connections_per_source = 5\n"
+                                   "trusted_proxies = 127.0.0.1, 10.0.0.0/8 ::1\n",
+                                   "n.conf", err, sizeof err), 0);
+    CHECK_EQ_INT(c.auth_timeout, 3);
+    CHECK_EQ_INT(c.max_conns_per_source, 5);
+    CHECK_EQ_STR(c.trusted_proxies, "127.0.0.1, 10.0.0.0/8 ::1");
+    /* refused, and the value stays */
+    const char *bad[] = { "auth_timeout_seconds = 0\n", "auth_timeout_seconds = 3601\n",
+                          "max_connections_per_source = 0\n",
+                          "trusted_proxies = 10.0.0.1/8\n",   /* host bits past the prefix */
+                          "trusted_proxies = 127.0.0.1, example.org\n",
+                          "trusted_proxies = 10.0.0.0/33\n", "trusted_proxies = ::1/129\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(config_apply_text(&c, bad[i], "n.conf", err, sizeof err), -1);
+        CHECK(strstr(err, "bad value") != NULL);
+    }
+    CHECK_EQ_INT(c.auth_timeout, 3);
+    CHECK_EQ_INT(c.max_conns_per_source, 5);
+    CHECK_EQ_STR(c.trusted_proxies, "127.0.0.1, 10.0.0.0/8 ::1");
+    /* an empty list: no trusted proxy */
+    CHECK_EQ_INT(config_apply_text(&c, "trusted_proxies =\n", "n.conf", err, sizeof err), 0);
+    CHECK(c.trusted_proxies == NULL);
+    config_free(&c);
+}
+
 int main(void) {
     RUN(defaults);
     RUN(listen_forms);
@@ -255,5 +288,6 @@ int main(void) {
     RUN(secret_inbox_caps);
     RUN(secret_abuse_keys);
     RUN(group_call_keys);
+    RUN(connection_keys);
     return UNIT_DONE("server_config");
 }
