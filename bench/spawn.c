@@ -78,8 +78,9 @@ static int write_config(const bench_server *s, char *path, size_t pathlen)
                "registrations_per_source_per_hour = 0\n"
                "password_jobs_per_source = 1000\n"
                "login_fail_user = 1000\n"
-               "max_connections = %u\n",
-            s->port, s->dir, s->max_connections);
+               "max_connections = %u\n"
+               "max_connections_per_source = %u\n",
+            s->port, s->dir, s->max_connections, s->max_connections);
     return fclose(f) == 0 ? 0 : -1;
 }
 

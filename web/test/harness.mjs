@@ -68,6 +68,7 @@ export class Server {
     writeFileSync(conf, "argon2_ops = 1\nargon2_mem = 64K\nflood_rate = 100000\nflood_burst = 100000\n" +
       // every browser comes from 127.0.0.1: lift the per-source registration limits
       "registrations_per_source_per_hour = 0\npassword_jobs_per_source = 1000\n" +
+      "max_connections_per_source = 100000\n" +
       this.extraConfig);
     this.proc = spawn(join(BIN, "parleyd"), ["--data", this.data, "--listen", `127.0.0.1:${this.port}`,
       "--web", WEB, "--config", conf], { stdio: ["ignore", "pipe", "pipe"] });
