@@ -286,6 +286,10 @@ srv_h *srv_h_get(void)
                                        srv->cfg.login_fail_window);
     srv->auth = auth_pool_start(srv->cfg.argon2_ops, srv->cfg.argon2_mem, on_wake, srv);
     srv->sq = storeq_start(st, on_wake, srv);
+    /* The per-source registration window and password-job counts, as main.c's startup(). */
+    if (srv->cfg.reg_per_hour) srv->reg_limit = rate_window_new(srv->cfg.reg_per_hour, 3600);
+    srv->pw_jobs = key_counts_new();
+    if (!srv->pw_jobs || (srv->cfg.reg_per_hour && !srv->reg_limit)) die("out of memory");
     if (!srv->throttle || !srv->auth || !srv->sq) die("cannot start the server's threads");
     if (groupcall_start(srv) != 0 || sfu_link_start(srv) != 0 || calls_start(srv) != 0)
         die("out of memory");
