@@ -377,27 +377,6 @@ int conn_send_packed(conn *c, const uint8_t *data, size_t len)
     return 0;
 }
 
-void conn_respond(conn *c, Parley__Response *r)
-{
-    Parley__ServerFrame f = PARLEY__SERVER_FRAME__INIT;
-    f.frame_case = PARLEY__SERVER_FRAME__FRAME_RESPONSE;
-    f.response = r;
-    conn_send(c, &f);
-}
-
-void conn_respond_error(conn *c, uint64_t req_id, Parley__ErrorCode code, const char *message,
-                        uint32_t retry_after)
-{
-    Parley__Error e = PARLEY__ERROR__INIT;
-    e.code = code;
-    e.message = (char *)(message ? message : "");
-    e.retry_after = retry_after;
-    Parley__Response r = PARLEY__RESPONSE__INIT;
-    r.id = req_id;
-    r.error = &e;
-    conn_respond(c, &r);
-}
-
 void conn_goodbye(conn *c, Parley__ErrorCode code, const char *reason, unsigned close_status,
                   int drop_queue)
 {

@@ -88,17 +88,6 @@ int web_respond(struct lws *wsi, web_req *r)
     return 0;
 }
 
-int web_respond_text(struct lws *wsi, web_req *r, unsigned status, const char *text)
-{
-    free(r->out_owned);
-    r->out_owned = NULL;
-    r->status = status;
-    r->mime = "text/plain; charset=utf-8";
-    r->out = (const unsigned char *)text;
-    r->out_len = strlen(text);
-    return web_respond(wsi, r);
-}
-
 /* One step of writing the response: the headers, then the body in chunks. Returns the lws
  * callback's result: -1 closes the connection. */
 static int write_some(server *srv, struct lws *wsi, web_req *r)

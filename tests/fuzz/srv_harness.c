@@ -408,27 +408,6 @@ int conn_send_packed(conn *c, const uint8_t *data, size_t len)
     return 0;
 }
 
-void conn_respond(conn *c, Parley__Response *r)
-{
-    Parley__ServerFrame f = PARLEY__SERVER_FRAME__INIT;
-    f.frame_case = PARLEY__SERVER_FRAME__FRAME_RESPONSE;
-    f.response = r;
-    conn_send(c, &f);
-}
-
-void conn_respond_error(conn *c, uint64_t req_id, Parley__ErrorCode code, const char *message,
-                        uint32_t retry_after)
-{
-    Parley__Error e = PARLEY__ERROR__INIT;
-    e.code = code;
-    e.message = (char *)(message ? message : "");
-    e.retry_after = retry_after;
-    Parley__Response r = PARLEY__RESPONSE__INIT;
-    r.id = req_id;
-    r.error = &e;
-    conn_respond(c, &r);
-}
-
 void conn_goodbye(conn *c, Parley__ErrorCode code, const char *reason, unsigned close_status,
                   int drop_queue)
 {
@@ -469,15 +448,4 @@ int web_respond(struct lws *wsi, web_req *r)
     r->headers_sent = 0;
     r->out_off = 0;
     return 0;
-}
-
-int web_respond_text(struct lws *wsi, web_req *r, unsigned status, const char *text)
-{
-    free(r->out_owned);
-    r->out_owned = NULL;
-    r->status = status;
-    r->mime = "text/plain; charset=utf-8";
-    r->out = (const unsigned char *)text;
-    r->out_len = strlen(text);
-    return web_respond(wsi, r);
 }
