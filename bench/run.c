@@ -36,7 +36,8 @@ typedef struct {
      * publishes them to the workers. Absolute CLOCK_MONOTONIC ns. */
     uint64_t t0, warm_end, win_end, send_end, grace_end;
     uint64_t warm_ns, win_ns;    /* window as offsets from t0 */
-    uint64_t slice_ns;           /* --interval, or 0 */
+    uint64_t slice_ns;           /* --interval: each slice's length, or 0 */
+    int n_slices;                /* --interval: how many (the last takes any remainder) */
     int total_senders;
     uint64_t receivers;          /* deliveries per message: 1, or the group's other members */
     atomic_ullong sent, acked, acked_ok, delivered; /* across workers, for the grace period */
@@ -343,13 +344,12 @@ static void workers_free(const bench_target_ops *ops, worker **ws, int n)
     }
 }
 
-/* --interval: the window cut into slices (the last one takes any remainder). */
-static int slices_new(worker *w, const bench_opts *o)
+/* --interval: a latency histogram per slice of the window (shared_init cut it). */
+static int slices_new(worker *w, const shared *sh)
 {
-    if (o->interval <= 0)
+    if (sh->n_slices == 0)
         return 0;
-    double n = o->duration / o->interval;
-    w->n_slices = n < 1 ? 1 : n > BENCH_MAX_INTERVALS ? BENCH_MAX_INTERVALS : (int)n;
+    w->n_slices = sh->n_slices;
     w->slices = malloc((size_t)w->n_slices * sizeof *w->slices);
     if (!w->slices)
         return -1;
@@ -396,7 +396,7 @@ static int workers_new(shared *sh, bench_target *t, int n, worker **ws, char *er
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        if (slices_new(w, sh->o) != 0) {
+        if (slices_new(w, sh) != 0) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -457,6 +457,12 @@ static void shared_init(shared *sh, const bench_target_ops *ops, const bench_opt
     atomic_init(&sh->delivered, 0);
     atomic_init(&sh->senders_done, 0);
     sh->idle_warm_pct = 10;
+    if (o->interval > 0) {       /* at most BENCH_MAX_INTERVALS slices, then wider ones */
+        double n = o->duration / o->interval;
+        sh->n_slices = n < 1 ? 1 : n > BENCH_MAX_INTERVALS ? BENCH_MAX_INTERVALS : (int)n;
+        sh->slice_ns = n > BENCH_MAX_INTERVALS ? (uint64_t)(o->duration * 1e9 / sh->n_slices)
+                                               : (uint64_t)(o->interval * 1e9);
+    }
 }
 
 /* ---- load mode --------------------------------------------------------------------------- */
@@ -599,13 +605,6 @@ int bench_run_load(const bench_target_ops *ops, bench_target *t, const bench_opt
     sh.t0 = mono_ns() + 50000000ULL;
     sh.warm_ns = (uint64_t)(o->warmup * 1e9);
     sh.win_ns = sh.warm_ns + (uint64_t)(o->duration * 1e9);
-    if (o->interval > 0) {
-        double n_sl = o->duration / o->interval;
-        n_sl = n_sl < 1 ? 1 : n_sl > BENCH_MAX_INTERVALS ? BENCH_MAX_INTERVALS : (int)n_sl;
-        sh.slice_ns = (uint64_t)(o->interval * 1e9);
-        if (o->duration / o->interval > BENCH_MAX_INTERVALS)
-            sh.slice_ns = (uint64_t)(o->duration * 1e9 / n_sl);
-    }
     sh.warm_end = sh.t0 + sh.warm_ns;
     sh.win_end = sh.t0 + sh.win_ns;
     sh.send_end = sh.win_end;
