@@ -211,8 +211,20 @@ typedef struct {
     int64_t sync_us;           /* of it: writing the log and waiting for stable storage */
     int64_t ckpt_us;           /* of it: a checkpoint the commit had to run itself */
     int64_t log_frames;        /* SQLite: frames in the WAL after the commit */
+    int64_t pages_read;        /* pages the batch read from the files (not in the cache) */
 } store_batch_timing;
 void store_batch_timing_get(const store *s, store_batch_timing *t);
+
+/* The backend's own background work (SQLite: the checkpointer thread's passes) since the
+ * previous call, for the store thread's periodic statistics line; any thread. A backend
+ * without background work leaves it zero. */
+typedef struct {
+    int64_t passes;            /* background passes finished */
+    int64_t busy_us;           /* their total time */
+    int64_t max_us;            /* the longest */
+    int64_t frames;            /* log frames they copied into the database file */
+} store_bg_stats;
+void store_bg_stats_take(store *s, store_bg_stats *out);
 
 /* Per-operation savepoints inside a batch (the store queue wraps each op in these). */
 store_rc store_op_begin(store *s);

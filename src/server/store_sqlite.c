@@ -563,6 +563,8 @@ store_rc store_batch_begin(store *s)
 {
     if (s->in_batch) return STORE_ERR_INTERNAL;
     memset(&s->timing, 0, sizeof s->timing);
+    int cur = 0, hi = 0;
+    sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 1);   /* resets it */
     int64_t t0 = sqlite_monotonic_us();
     store_rc rc = sq_run(s, Q_BEGIN);
     s->timing.begin_us = sqlite_monotonic_us() - t0;
@@ -575,6 +577,9 @@ store_rc store_batch_begin(store *s)
 static void commit_timing(store *s, int64_t t0)
 {
     s->timing.commit_us = sqlite_monotonic_us() - t0;
+    int misses = 0, hi = 0;
+    sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_MISS, &misses, &hi, 0);
+    s->timing.pages_read = misses;
     ckpt_commit_info ci;
     ckpt_last_commit(s->ckpt, &ci);
     if (ci.hook_at_us < t0) return;            /* no hook: the commit wrote nothing */
@@ -586,6 +591,11 @@ static void commit_timing(store *s, int64_t t0)
 void store_batch_timing_get(const store *s, store_batch_timing *t)
 {
     *t = s->timing;
+}
+
+void store_bg_stats_take(store *s, store_bg_stats *out)
+{
+    ckpt_take_stats(s->ckpt, out);
 }
 
 store_rc store_batch_commit(store *s)

@@ -73,6 +73,8 @@ typedef struct {
     int frames;                /* frames in the WAL after the COMMIT */
 } ckpt_commit_info;
 void ckpt_last_commit(const ckpt *k, ckpt_commit_info *out);
+/* The thread's passes since the previous call (store_bg_stats_take); any thread. */
+void ckpt_take_stats(ckpt *k, store_bg_stats *out);
 
 /* ---- update positions (store_sqlite_pts.c) ---- */
 typedef struct { int64_t acc; uint64_t pts; } pts_slot;          /* acc 0 = empty */

@@ -29,7 +29,8 @@
  *
  * The hook also notes when it ran and how long a checkpoint it ran itself took
  * (ckpt_last_commit), so that the store thread's slow-batch log can split a COMMIT into
- * write+fsync and checkpoint.
+ * write+fsync and checkpoint; every pass is counted for its statistics line
+ * (ckpt_take_stats).
  *
  * store_scrub() (TRUNCATE after deletions) is unchanged and still runs on the writer.
  * Ownership: ckpt_start() returns a ckpt the caller frees with ckpt_stop().
@@ -39,6 +40,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* 65,536 frames of 4 KiB pages = 256 MiB of WAL per cycle (ckpt_set_cycle changes it). */
 #define CKPT_RESET_FRAMES 65536
@@ -46,10 +48,12 @@
 struct ckpt {
     sqlite3 *db;               /* the checkpointer's own connection: its thread only */
     pthread_t thread;
-    pthread_mutex_t lock;      /* guards wanted, stopping */
+    pthread_mutex_t lock;      /* guards wanted, stopping, stats */
     pthread_cond_t cond;
     int wanted;
     int stopping;
+    store_bg_stats stats;      /* passes since ckpt_take_stats (the writer's own included) */
+    int backfilled;            /* WAL frames already copied in this cycle, after the last pass */
     /* Writer thread only. */
     int reset_frames;          /* the writer checkpoints and the WAL restarts at this size */
     int passes_asked;          /* thread passes asked for in this cycle (0-2) */
@@ -57,6 +61,18 @@ struct ckpt {
     /* Writer thread only: what the WAL hook saw at the last COMMIT (ckpt_last_commit). */
     ckpt_commit_info last;
 };
+
+/* Adds one finished pass to the stats; `copied` is the WAL's backfill count after it (which
+ * restarts with each WAL cycle). Caller holds k->lock. */
+static void note_pass(ckpt *k, int64_t us, int copied)
+{
+    if (copied < 0) copied = 0;
+    k->stats.passes++;
+    k->stats.busy_us += us;
+    if (us > k->stats.max_us) k->stats.max_us = us;
+    k->stats.frames += copied >= k->backfilled ? copied - k->backfilled : copied;
+    k->backfilled = copied;
+}
 
 static void *ckpt_main(void *arg)
 {
@@ -68,8 +84,11 @@ static void *ckpt_main(void *arg)
         k->wanted = 0;
         pthread_mutex_unlock(&k->lock);
         /* BUSY only means another checkpoint is running; the next nudge tries again. */
-        sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int64_t t0 = sqlite_monotonic_us();
+        int log = 0, copied = 0;
+        sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
         pthread_mutex_lock(&k->lock);
+        note_pass(k, sqlite_monotonic_us() - t0, copied);
     }
     pthread_mutex_unlock(&k->lock);
     return NULL;
@@ -141,8 +160,13 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     if (frames < k->prev_frames) k->passes_asked = 0;          /* a new cycle */
     k->prev_frames = frames;
     if (frames >= k->reset_frames) {
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int log = 0, copied = 0;
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
         k->last.ckpt_us = sqlite_monotonic_us() - k->last.hook_at_us;
+        pthread_mutex_lock(&k->lock);
+        note_pass(k, k->last.ckpt_us, copied);
+        k->backfilled = 0;                 /* the next commit restarts the WAL */
+        pthread_mutex_unlock(&k->lock);
         return SQLITE_OK;
     }
     /* The thread's passes: at 1/2 and at 7/8 of the cycle. */
@@ -160,6 +184,14 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 void ckpt_last_commit(const ckpt *k, ckpt_commit_info *out)
 {
     *out = k->last;
+}
+
+void ckpt_take_stats(ckpt *k, store_bg_stats *out)
+{
+    pthread_mutex_lock(&k->lock);
+    *out = k->stats;
+    memset(&k->stats, 0, sizeof k->stats);
+    pthread_mutex_unlock(&k->lock);
 }
 
 void ckpt_set_cycle(ckpt *k, int reset_frames)

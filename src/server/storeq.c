@@ -4,7 +4,8 @@
  * Jobs flow: submit queue (network -> store thread) -> batch -> completion queue (store ->
  * network thread). Both queues are singly linked FIFO lists under one mutex each; the store
  * thread holds no lock while it touches the disk. Batches and scrubs slower than the
- * threshold are logged with the cause of their time (log_slow_batch).
+ * threshold are logged with the cause of their time (log_slow_batch), and every
+ * STOREQ_STATS_S with load a line sums the batches up (log_stats).
  */
 #include "storeq.h"
 #include "log.h"
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,19 @@ typedef struct {
     storeq_job *head, *tail;
     size_t n;
 } job_list;
+
+/* Upper bounds (us) of the batch-time histogram buckets; the last one takes the rest. */
+static const int64_t stat_bounds[] = { 250, 500, 1000, 2000, 3000, 5000, 7500, 10000, 15000,
+                                       20000, 30000, 50000, 100000, 250000, 1000000, INT64_MAX };
+#define N_BOUNDS (sizeof stat_bounds / sizeof stat_bounds[0])
+
+/* One statistics window of the store thread (see log_stats). */
+typedef struct {
+    int64_t start_us;          /* 0: no batch yet in this window */
+    int64_t batches, requests, busy_us, pages_read;
+    int64_t max_us, sync_max_us;
+    int64_t hist[N_BOUNDS];
+} batch_stats;
 
 struct storeq {
     store *s;
@@ -42,6 +57,8 @@ struct storeq {
     int scrub_pending;
     int64_t last_scrub_ms;
     int disk_full;             /* the last commit failed with a full disk (logged once) */
+    _Atomic int64_t stats_us;  /* statistics line period (storeq_stats_every) */
+    batch_stats win;           /* store thread only: the current statistics window */
 };
 
 static void list_push(job_list *l, storeq_job *j)
@@ -172,6 +189,59 @@ static void log_slow_batch(storeq *q, size_t n, int64_t total_us, int64_t jobs_u
              ms(t.sync_us), ms(t.ckpt_us), (long long)t.log_frames, cpu);
 }
 
+/* The upper bound of the bucket holding the q-quantile (0 < q <= 1), in us. */
+static int64_t stat_quantile(const batch_stats *w, double q)
+{
+    int64_t rank = (int64_t)(q * (double)w->batches + 0.999999), seen = 0;
+    for (size_t i = 0; i < N_BOUNDS; i++) {
+        seen += w->hist[i];
+        if (seen >= rank) return i + 1 < N_BOUNDS ? stat_bounds[i] : w->max_us;
+    }
+    return w->max_us;
+}
+
+/* WHY a periodic line: a slow-batch warning shows single stalls, but a p99 that creeps up
+ * over minutes (a growing database, checkpoints that copy more, pages falling out of the
+ * cache) shows only as a drift of the ordinary batches. One line per period gives the
+ * batch-time distribution beside the backend's cache misses and checkpoint work, so an
+ * operator can see which moves with it. Quantiles are bucket bounds ("at most"). */
+static void log_stats(storeq *q, int64_t now_us)
+{
+    batch_stats *w = &q->win;
+    store_bg_stats bg;
+    store_bg_stats_take(q->s, &bg);
+    int64_t span = now_us - w->start_us;
+    log_info("store: last %lld s: %lld batches, %lld requests, busy %lld%%; batch p50 <= %.2f ms,"
+             " p99 <= %.2f ms, max %.2f ms; write and fsync max %.2f ms; %lld pages read from"
+             " disk; checkpoints: %lld passes copying %lld frames in %lld ms (longest %lld ms)",
+             (long long)((span + 500000) / 1000000), (long long)w->batches,
+             (long long)w->requests, (long long)(span > 0 ? w->busy_us * 100 / span : 0),
+             stat_quantile(w, 0.5) / 1000.0, stat_quantile(w, 0.99) / 1000.0,
+             w->max_us / 1000.0, w->sync_max_us / 1000.0, (long long)w->pages_read,
+             (long long)bg.passes, (long long)bg.frames, ms(bg.busy_us), ms(bg.max_us));
+    memset(w, 0, sizeof *w);
+}
+
+/* Counts one committed batch into the window; logs and restarts it when its period ended. */
+static void note_batch(storeq *q, size_t n, int64_t t0, int64_t t_end)
+{
+    batch_stats *w = &q->win;
+    store_batch_timing t;
+    store_batch_timing_get(q->s, &t);
+    int64_t us = t_end - t0;
+    if (!w->start_us) w->start_us = t0;
+    w->batches++;
+    w->requests += (int64_t)n;
+    w->busy_us += us;
+    w->pages_read += t.pages_read;
+    if (us > w->max_us) w->max_us = us;
+    if (t.sync_us > w->sync_max_us) w->sync_max_us = t.sync_us;
+    size_t i = 0;
+    while (i + 1 < N_BOUNDS && us > stat_bounds[i]) i++;
+    w->hist[i]++;
+    if (t_end - w->start_us >= atomic_load(&q->stats_us)) log_stats(q, t_end);
+}
+
 /* Runs one batch; marks every job failed if the batch cannot be committed.
  *
  * WHY linger: each commit's fdatasync costs the machine about 80 us of CPU here (most of it
@@ -202,6 +272,7 @@ static void run_batch(storeq *q, storeq_job *jobs)
     if (brc == STORE_OK) brc = store_batch_commit(q->s);
     int64_t t_end = monotonic_us();
     if (t_end - t0 > atomic_load(&q->slow_us)) log_slow_batch(q, n, t_end - t0, t_jobs - t0, &c0);
+    if (brc == STORE_OK) note_batch(q, n, t0, t_end);
     if (brc == STORE_ERR_FULL) {
         /* Logged once per episode, not per batch: a full disk under load fails hundreds of
          * batches a second. The clients get BUSY with a retry time (wire.c, dispatch.c). */
@@ -302,6 +373,7 @@ storeq *storeq_start(store *s, void (*wake)(void *), void *wake_arg)
     q->wake = wake;
     q->wake_arg = wake_arg;
     q->slow_us = (int64_t)STOREQ_SLOW_MS * 1000;
+    q->stats_us = (int64_t)STOREQ_STATS_S * 1000000;
     pthread_mutex_init(&q->lock, NULL);
     pthread_mutex_init(&q->out_lock, NULL);
     pthread_condattr_t ca;
@@ -322,6 +394,11 @@ storeq *storeq_start(store *s, void (*wake)(void *), void *wake_arg)
 void storeq_log_slow(storeq *q, int64_t threshold_ms)
 {
     atomic_store(&q->slow_us, threshold_ms * 1000);
+}
+
+void storeq_stats_every(storeq *q, int64_t period_ms)
+{
+    atomic_store(&q->stats_us, period_ms * 1000);
 }
 
 int storeq_submit(storeq *q, storeq_job *job)

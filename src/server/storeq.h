@@ -9,7 +9,8 @@
  * STOREQ_LINGER_US for jobs that are about to arrive (see storeq.c). After batches that deleted or overwrote
  * content it runs store_scrub(), at most every STOREQ_SCRUB_MS while busy but always before
  * going idle. A batch or scrub slower than STOREQ_SLOW_MS is logged as a warning that says
- * where its time went (see storeq.c).
+ * where its time went, and every STOREQ_STATS_S under load an info line gives the batch
+ * times, cache misses and checkpoint work of that period (see storeq.c).
  *
  * Memory and threads: a job is owned by whoever holds it: the submitter until
  * storeq_submit() succeeds, then the store thread, then, on the network thread, its `done`
@@ -30,6 +31,8 @@
 #define STOREQ_LINGER_US 500
 /* A batch (or scrub) slower than this is logged as a warning with where its time went. */
 #define STOREQ_SLOW_MS 100
+/* While batches run, one info line per this many seconds sums them up (storeq.c, log_stats). */
+#define STOREQ_STATS_S 60
 
 typedef struct storeq storeq;
 typedef struct storeq_job storeq_job;
@@ -54,6 +57,10 @@ storeq *storeq_start(store *s, void (*wake)(void *), void *wake_arg);
 /* Changes the slow-batch threshold (default STOREQ_SLOW_MS); a negative value logs every
  * batch, which is how the tests see the log line without depending on timing. */
 void storeq_log_slow(storeq *q, int64_t threshold_ms);
+
+/* Changes the statistics line's period (default STOREQ_STATS_S); 0 logs one after every
+ * batch (the tests). */
+void storeq_stats_every(storeq *q, int64_t period_ms);
 
 /* Network thread. 0, or -1 when the queue is full or stopping (the caller still owns job
  * and answers BUSY). */

@@ -1555,6 +1555,14 @@ TEST(wal_checkpointed_beside_the_writer)
     CHECK(after - before > (8ll << 20));
     /* One cycle and the batch that crossed its end, not everything written (~24 MiB). */
     CHECK(file_size(dir, "parley.db-wal") < (14ll << 20));
+    /* The passes are counted for the store thread's statistics line, then start again. */
+    store_bg_stats bg;
+    store_bg_stats_take(s, &bg);
+    CHECK(bg.passes >= 2);                     /* ~24 MiB through 8 MiB cycles */
+    CHECK(bg.frames >= 2048);
+    CHECK(bg.busy_us >= bg.max_us && bg.max_us > 0);
+    store_bg_stats_take(s, &bg);
+    CHECK(bg.passes == 0 && bg.frames == 0);
     store_close(s);
     tmp_remove(dir);
 }

@@ -76,7 +76,7 @@ static void run_one(storeq *q, int scrub)
 /* Runs `jobs` single-job batches with the given threshold (ms) and returns what the store
  * thread wrote to stderr (caller frees). The queue is stopped before reading, so a scrub
  * owed at the end has run and logged too. */
-static char *capture(int64_t slow_ms, int jobs, int scrub)
+static char *capture_with(int64_t slow_ms, int64_t stats_ms, int jobs, int scrub)
 {
     char *dir = tmp_make();
     char path[4200];
@@ -89,6 +89,7 @@ static char *capture(int64_t slow_ms, int jobs, int scrub)
     storeq *q = s ? storeq_start(s, wake, NULL) : NULL;
     if (q) {
         storeq_log_slow(q, slow_ms);
+        storeq_stats_every(q, stats_ms);
         for (int i = 0; i < jobs; i++) run_one(q, scrub);
         storeq_stop(q);
     }
@@ -102,6 +103,11 @@ static char *capture(int64_t slow_ms, int jobs, int scrub)
     close(fd);
     tmp_remove(dir);
     return text;
+}
+
+static char *capture(int64_t slow_ms, int jobs, int scrub)
+{
+    return capture_with(slow_ms, 3600 * 1000, jobs, scrub);   /* no statistics line */
 }
 
 TEST(every_batch_logged_with_its_parts)
@@ -131,6 +137,23 @@ TEST(scrub_logged)
     free(log);
 }
 
+TEST(statistics_line_sums_up_the_batches)
+{
+    char *log = capture_with(1000000, 0, 2, 0);    /* a line after every batch */
+    int lines = 0;
+    for (const char *p = log; (p = strstr(p, "store: last ")); p++) lines++;
+    CHECK_EQ_INT(lines, 2);
+    CHECK(strstr(log, " 1 batches, 1 requests, busy ") != NULL);
+    CHECK(strstr(log, "; batch p50 <= ") && strstr(log, " p99 <= ") && strstr(log, " max "));
+    CHECK(strstr(log, "write and fsync max ") != NULL);
+    CHECK(strstr(log, " pages read from disk; checkpoints: ") != NULL);
+    if (lines != 2) fprintf(stderr, "%s", log);
+    free(log);
+    log = capture(1000000, 3, 0);                   /* the default period: none in a test */
+    CHECK(strstr(log, "store: last ") == NULL);
+    free(log);
+}
+
 TEST(fast_batches_not_logged)
 {
     char *log = capture(1000000, 3, 1);   /* 1000 s: no batch takes that long */
@@ -143,6 +166,7 @@ int main(void)
 {
     RUN(every_batch_logged_with_its_parts);
     RUN(scrub_logged);
+    RUN(statistics_line_sums_up_the_batches);
     RUN(fast_batches_not_logged);
     return UNIT_DONE("storeq");
 }
