@@ -71,7 +71,7 @@ static int write_config(const bench_server *s, char *path, size_t pathlen)
     fprintf(f, "# written by parley-bench\n"
                "listen = 127.0.0.1:%d\n"
                "data = %s/data\n"
-               "log_level = warn\n"
+               "log_level = info\n"   /* the store's once-a-minute statistics line */
                "argon2_ops = 1\n"
                "argon2_mem = 8K\n"
                /* every client comes from 127.0.0.1: lift the per-source limits */
