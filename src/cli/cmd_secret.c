@@ -406,8 +406,8 @@ int cmd_secret(cli_ctx *ctx, int argc, char **argv)
         return cli_usage(ctx, "secret", "give one of --mark-verified, --start, --accept");
     if (opts[4].value && !vo.start && !vo.accept)
         return cli_usage(ctx, "secret", "--timeout is for --start and --accept");
-    if (opts[4].value && cli_parse_duration(opts[4].value, 0, PARLEY_SAS_TIMEOUT,
-                                            &vo.timeout_s) != 0)
+    if (opts[4].value && (cli_parse_duration(opts[4].value, 0, PARLEY_SAS_TIMEOUT,
+                                             &vo.timeout_s) != 0 || vo.timeout_s == 0))
         return cli_usage(ctx, "secret", "--timeout needs seconds (at most %d), not '%s'",
                          PARLEY_SAS_TIMEOUT, opts[4].value);
     if (strcmp(sub, "start") == 0)
