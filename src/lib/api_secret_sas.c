@@ -161,7 +161,7 @@ static void cancel_out(pl_sas_effect *fx, int code)
 
 /* A SAS_START: a new request, unless a run here is in the way. */
 static void on_start(pl_sc_chat *ch, const uint8_t *vid, const uint8_t *commit,
-                     pl_sas_effect *fx)
+                     int64_t now_ms, pl_sas_effect *fx)
 {
     pl_sas_run *r = &fx->run;
     if (active(r) && r->chat != ch->id) {
@@ -180,7 +180,7 @@ static void on_start(pl_sc_chat *ch, const uint8_t *vid, const uint8_t *commit,
     r->chat = ch->id;
     r->role = SC_SAS_ROLE_O;
     r->state = PARLEY_SAS_REQUESTED;
-    r->deadline_ms = pl_now_ms() + (int64_t)PARLEY_SAS_TIMEOUT * 1000;
+    r->deadline_ms = now_ms + (int64_t)PARLEY_SAS_TIMEOUT * 1000;
     memcpy(r->vid, vid, SC_SAS_VID);
     memcpy(r->commit, commit, 32);
     transcript(ch, SC_SAS_ROLE_O, vid, r->t);
@@ -236,14 +236,22 @@ void pl_sas_on_payload(parley_client *c, pl_sc_chat *ch, int type, const uint8_t
                        size_t len, pl_sas_effect *fx)
 {
     memset(fx, 0, sizeof *fx);
-    if (!c->sc || len != pl_sas_body_len(type))
+    if (c->sc)
+        pl_sas_step(&c->sc->sas, ch, type, body, len, pl_now_ms(), fx);
+}
+
+void pl_sas_step(const pl_sas_run *cur, pl_sc_chat *ch, int type, const uint8_t *body,
+                 size_t len, int64_t now_ms, pl_sas_effect *fx)
+{
+    memset(fx, 0, sizeof *fx);
+    if (type < P_SAS_FIRST || type > P_SAS_LAST || len != pl_sas_body_len(type))
         return;
-    fx->run = c->sc->sas;
+    fx->run = *cur;
     pl_sas_run *r = &fx->run;
     int mine = active(r) && r->chat == ch->id;
     int same = mine && memcmp(r->vid, body, SC_SAS_VID) == 0;
     if (type == P_SAS_START)
-        on_start(ch, body, body + SC_SAS_VID, fx);
+        on_start(ch, body, body + SC_SAS_VID, now_ms, fx);
     else if (type == P_SAS_CANCEL) {
         if (same) {
             int code = body[SC_SAS_VID];
@@ -344,6 +352,49 @@ void pl_sas_tick(parley_client *c)
         cancel_here(c, PARLEY_SAS_C_TIMEOUT, 1);
 }
 
+/* ---- the local steps, pure (the calls below send what they make) ------------------------- */
+
+int pl_sas_make_start(const pl_sc_chat *ch, int64_t now_ms, pl_sas_run *r,
+                      uint8_t body[PL_SAS_BODY])
+{
+    pl_sas_wipe(r);
+    r->chat = ch->id;
+    r->role = SC_SAS_ROLE_S;
+    r->state = PARLEY_SAS_STARTED;
+    r->deadline_ms = now_ms + (int64_t)PARLEY_SAS_TIMEOUT * 1000;
+    randombytes_buf(r->vid, sizeof r->vid);
+    new_ephemeral(r);
+    transcript(ch, SC_SAS_ROLE_S, r->vid, r->t);
+    memcpy(body, r->vid, SC_SAS_VID);
+    if (sc_sas_commit(r->ek_pk, r->t, body + SC_SAS_VID) != SC_OK) {
+        pl_sas_wipe(r);
+        return -1;
+    }
+    return 0;
+}
+
+void pl_sas_make_accept(pl_sas_run *r, uint8_t body[PL_SAS_BODY])
+{
+    new_ephemeral(r);
+    r->state = PARLEY_SAS_ACCEPTED;
+    memcpy(body, r->vid, SC_SAS_VID);
+    memcpy(body + SC_SAS_VID, r->ek_pk, SC_KEY);
+}
+
+int pl_sas_make_confirm(pl_sas_run *r, pl_sc_chat *ch, uint8_t body[PL_SAS_BODY])
+{
+    memcpy(body, r->vid, SC_SAS_VID);
+    if (sc_sas_mac(r->k_mac, r->role, r->t, body + SC_SAS_VID) != SC_OK)
+        return -1;
+    if (r->peer_confirmed) {
+        end_run(r, PARLEY_SAS_DONE, 0, 0);
+        ch->verified = 1;
+    } else {
+        r->state = PARLEY_SAS_CONFIRMED;
+    }
+    return 0;
+}
+
 /* ---- public calls ------------------------------------------------------------------------ */
 
 static int busy_error(const pl_sas_run *r, int64_t id, parley_error *err)
@@ -382,17 +433,8 @@ int parley_secret_sas_start(parley_client *c, int64_t id, parley_error *err)
                           "verification of secret chat %lld: accept it", (long long)id)
                  : busy_error(&c->sc->sas, id, err);
     } else {
-        uint8_t body[SC_SAS_VID + 32];
-        pl_sas_wipe(&r);
-        r.chat = id;
-        r.role = SC_SAS_ROLE_S;
-        r.state = PARLEY_SAS_STARTED;
-        r.deadline_ms = pl_now_ms() + (int64_t)PARLEY_SAS_TIMEOUT * 1000;
-        randombytes_buf(r.vid, sizeof r.vid);
-        new_ephemeral(&r);
-        transcript(&ch, SC_SAS_ROLE_S, r.vid, r.t);
-        memcpy(body, r.vid, SC_SAS_VID);
-        if (sc_sas_commit(r.ek_pk, r.t, body + SC_SAS_VID) != SC_OK)
+        uint8_t body[PL_SAS_BODY];
+        if (pl_sas_make_start(&ch, pl_now_ms(), &r, body) != 0)
             rc = pl_err(err, PARLEY_E_INTERNAL, "cannot make the commitment");
         else
             rc = send_and_adopt(c, &ch, P_SAS_START, body, sizeof body, &r, err);
@@ -421,11 +463,8 @@ int parley_secret_sas_accept(parley_client *c, int64_t id, parley_error *err)
                     "for secret chat %lld (start one there, then accept it here)",
                     (long long)id);
     if (rc == 0) {
-        uint8_t body[SC_SAS_VID + SC_KEY];
-        new_ephemeral(&r);
-        r.state = PARLEY_SAS_ACCEPTED;
-        memcpy(body, r.vid, SC_SAS_VID);
-        memcpy(body + SC_SAS_VID, r.ek_pk, SC_KEY);
+        uint8_t body[PL_SAS_BODY];
+        pl_sas_make_accept(&r, body);
         rc = send_and_adopt(c, &ch, P_SAS_KEY, body, sizeof body, &r, err);
         if (rc == 0)
             forget_request(c);
@@ -478,18 +517,13 @@ int parley_secret_sas_confirm(parley_client *c, int64_t id, int match, parley_er
         cancel_here(c, PARLEY_SAS_C_MISMATCH, 0);
     } else {
         pl_sas_run r = *cur;
-        uint8_t body[SC_SAS_VID + 32];
-        memcpy(body, r.vid, SC_SAS_VID);
-        if (sc_sas_mac(r.k_mac, r.role, r.t, body + SC_SAS_VID) != SC_OK) {
+        uint8_t body[PL_SAS_BODY];
+        /* ch.verified is set when the peer had confirmed already: saved with the MAC's
+         * ratchet state. */
+        if (pl_sas_make_confirm(&r, &ch, body) != 0)
             rc = pl_err(err, PARLEY_E_INTERNAL, "cannot compute the confirmation");
-        } else if (r.peer_confirmed) {
-            end_run(&r, PARLEY_SAS_DONE, 0, 0);
-            ch.verified = 1;              /* saved with the MAC's ratchet state */
+        else
             rc = send_and_adopt(c, &ch, P_SAS_MAC, body, sizeof body, &r, err);
-        } else {
-            r.state = PARLEY_SAS_CONFIRMED;
-            rc = send_and_adopt(c, &ch, P_SAS_MAC, body, sizeof body, &r, err);
-        }
         pl_sas_wipe(&r);
     }
     pl_sc_chat_clear(&ch);

@@ -54,7 +54,7 @@ typedef struct pl_sas_effect {
     int changed;                 /* run replaces c->sc->sas */
     pl_sas_run run;
     int reply_type;              /* 0 none, else a P_SAS_* payload to send */
-    uint8_t reply[SC_SAS_VID + 32];
+    uint8_t reply[SC_SAS_VID + 32];   /* PL_SAS_BODY */
     size_t reply_len;
     int notify;                  /* queue a PARLEY_UPDATE_SECRET_SAS */
     int remember_request;        /* store the request in the profile (for a later accept) */
@@ -209,6 +209,18 @@ size_t pl_sas_body_len(int type);
  * ch->verified). Fills fx; nothing changes until pl_sas_apply. */
 void pl_sas_on_payload(parley_client *c, pl_sc_chat *ch, int type, const uint8_t *body,
                        size_t len, pl_sas_effect *fx);
+/* The same as a pure step (unit tests): cur is the run before, fx gets the run after. */
+void pl_sas_step(const pl_sas_run *cur, pl_sc_chat *ch, int type, const uint8_t *body,
+                 size_t len, int64_t now_ms, pl_sas_effect *fx);
+/* The local steps, pure: r and the body to send (PL_SAS_BODY bytes). start: a new run as the
+ * starter on ch; accept: r (REQUESTED) gets its ephemeral key; confirm: r (SHOW) gets
+ * CONFIRMED, or DONE with ch->verified = 1 if the peer's MAC verified already. -1 on a
+ * crypto failure (r wiped for start). */
+#define PL_SAS_BODY (SC_SAS_VID + 32)
+int pl_sas_make_start(const pl_sc_chat *ch, int64_t now_ms, pl_sas_run *r,
+                      uint8_t body[PL_SAS_BODY]);
+void pl_sas_make_accept(pl_sas_run *r, uint8_t body[PL_SAS_BODY]);
+int pl_sas_make_confirm(pl_sas_run *r, pl_sc_chat *ch, uint8_t body[PL_SAS_BODY]);
 /* After the commit: replaces the run, sends the reply on ch, queues the update. */
 void pl_sas_apply(parley_client *c, pl_sc_chat *ch, pl_sas_effect *fx);
 void pl_sas_effect_wipe(pl_sas_effect *fx);
