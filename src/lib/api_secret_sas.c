@@ -253,6 +253,8 @@ void pl_sas_step(const pl_sas_run *cur, pl_sc_chat *ch, int type, const uint8_t 
     if (type == P_SAS_START)
         on_start(ch, body, body + SC_SAS_VID, now_ms, fx);
     else if (type == P_SAS_CANCEL) {
+        fx->peer_cancelled = 1;
+        memcpy(fx->cancelled_vid, body, SC_SAS_VID);
         if (same) {
             int code = body[SC_SAS_VID];
             end_run(r, PARLEY_SAS_CANCELLED,
@@ -284,6 +286,20 @@ static void remember_request(parley_client *c, const pl_sas_run *r)
 static void forget_request(parley_client *c)
 {
     pl_profile_set_text(&c->prof, KV_REQUEST, NULL, NULL);
+}
+
+/* Forgets the remembered request if it is the run vid (the peer cancelled it). */
+static void forget_request_of(parley_client *c, const uint8_t vid[SC_SAS_VID])
+{
+    char *hex = NULL;
+    uint8_t b[REQ_LEN];
+    size_t n = 0;
+    if (pl_profile_get_text(&c->prof, KV_REQUEST, &hex, NULL) != 0)
+        return;
+    if (sodium_hex2bin(b, sizeof b, hex, strlen(hex), NULL, &n, NULL) == 0 && n == REQ_LEN &&
+        memcmp(b + 8, vid, SC_SAS_VID) == 0)
+        forget_request(c);
+    free(hex);
 }
 
 /* A remembered request for chat id still within its time: 0 and r filled, else -1. */
@@ -321,6 +337,10 @@ void pl_sas_apply(parley_client *c, pl_sc_chat *ch, pl_sas_effect *fx)
     }
     if (fx->remember_request)
         remember_request(c, &fx->run);
+    else if (fx->changed && fx->run.role == SC_SAS_ROLE_O && terminal(fx->run.state))
+        forget_request(c);              /* the request this side answered is over */
+    else if (fx->peer_cancelled)
+        forget_request_of(c, fx->cancelled_vid);
     if (fx->reply_type)
         pl_sc_send_control(c, ch, fx->reply_type, fx->reply, fx->reply_len, NULL);
     if (fx->notify)

@@ -58,6 +58,8 @@ typedef struct pl_sas_effect {
     size_t reply_len;
     int notify;                  /* queue a PARLEY_UPDATE_SECRET_SAS */
     int remember_request;        /* store the request in the profile (for a later accept) */
+    int peer_cancelled;          /* a SAS_CANCEL came: forget a remembered request of vid */
+    uint8_t cancelled_vid[SC_SAS_VID];
 } pl_sas_effect;
 
 typedef struct pl_sc {

@@ -10,8 +10,10 @@ tests/unit/test_lib_sc_sas.c."""
 import json
 import secrets
 import selectors
+import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -155,12 +157,49 @@ def test_unanswered_run_times_out_and_marks_nothing(cli):
     states = [o["state"] for o in r.json if o.get("type") == "sas"]
     assert states[0] == "started" and states[-1] == "cancelled"
     assert r.json[-1]["code"] == 2
-    # Bob's device fetches the request and the cancel together: nothing to accept.
+    # Bob's device fetches the request and the cancel together: nothing is left to accept
+    # (the remembered request is forgotten with the cancel).
     got = cli.ok("bob", "receive").json
     assert [o["state"] for o in got if o.get("type") == "sas"] == ["requested", "cancelled"]
+    assert remembered_request(cli, "bob") is None
     r = cli.run("bob", "secret", "verify", chat, "--accept", "--timeout", "1")
-    assert r.rc == 1
+    assert r.rc == 1 and "timed out" in r.err_json()["message"]
     assert not verified(cli, "alice") and not verified(cli, "bob")
+
+
+def remembered_request(cli, name):
+    db = sqlite3.connect(str(Path(cli.profile(name)) / "profile.db"))
+    try:
+        row = db.execute("SELECT value FROM kv WHERE key = 'sc_sas_request'").fetchone()
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
+def test_request_fetched_by_receive_is_accepted_later(cli):
+    """The usual CLI order: bob's `receive` shows the request, then bob runs --accept."""
+    chat = setup_chat(cli)
+    pa = spawn(cli, "alice", "secret", "verify", chat, "--start", "--timeout", "60")
+    pb = None
+    try:
+        sas_until(pa, {"started"})
+        got = cli.ok("bob", "receive").json
+        assert [o["state"] for o in got if o.get("type") == "sas"] == ["requested"]
+        assert remembered_request(cli, "bob")
+        pb = spawn(cli, "bob", "secret", "verify", chat, "--accept", "--timeout", "60")
+        assert sas_until(pb, {"accepted"})["secret_chat"] == chat
+        sa = sas_until(pa, {"show"})
+        assert sas_until(pb, {"show"})["emoji"] == sa["emoji"]
+        answer(pb, "yes")
+        answer(pa, "match")
+        assert finish(pa)[0] == 0 and finish(pb)[0] == 0
+    finally:
+        for p in (pa, pb):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert verified(cli, "alice") and verified(cli, "bob")
+    assert remembered_request(cli, "bob") is None
 
 
 def test_bad_arguments(cli):
