@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import wire
-from conftest import PARLEY
+from conftest import ALARMING, PARLEY
 
 
 def setup_chat(cli):
@@ -72,7 +72,10 @@ def finish(p):
         p.kill()
         p.wait()
         raise
-    return p.returncode, p.stderr.read()
+    err = p.stderr.read()
+    m = ALARMING.search(err)
+    assert m is None, f"parley printed {m.group(0)!r}: {err[-4000:]}"
+    return p.returncode, err
 
 
 def verified(cli, name):
