@@ -16,6 +16,12 @@
  * side's user confirmed and the peer's MAC verified, in the same transaction as the ratchet
  * state that carried the last of the two.
  *
+ * The protocol steps are pure functions on a copy of the run (pl_sas_step for an incoming
+ * message, pl_sas_make_start/accept/confirm for the local ones), so the unit test
+ * (tests/unit/test_lib_sas_protocol.c) drives two real sessions without a server; the
+ * public calls and pl_sas_on_payload/pl_sas_apply wrap them with the chat, the sending and
+ * the update queue.
+ *
  * State: one run per client (c->sc->sas, pl_sas_run), in memory only, so the ephemeral
  * secret key never reaches the disk; the run dies with the process. An incoming request's
  * public part (chat, vid, commitment, time) is also remembered in the profile's kv table,
