@@ -262,7 +262,10 @@ static int sub_sas(cli_ctx *ctx, parley_client *c, int64_t id, int start, uint32
     int accepted = start, rc = 0;
     int64_t deadline = mono_ms() + (int64_t)timeout_s * 1000;
     cli_catch_stop_signals();
-    while (!cli_stop_requested() && mono_ms() < deadline) {
+    while (!cli_stop_requested()) {
+        /* Past the deadline, one last call takes what is pending (a confirmation that came
+         * while the user was answering), as `receive` does. */
+        int64_t left = deadline - mono_ms();
         if (!accepted && parley_secret_sas_get(c, id, &v, &err) == 0 &&
             v.state == PARLEY_SAS_REQUESTED) {
             if (parley_secret_sas_accept(c, id, &err) != 0)
@@ -272,7 +275,9 @@ static int sub_sas(cli_ctx *ctx, parley_client *c, int64_t id, int start, uint32
                 out_sas(ctx, &v);
         }
         parley_update *u = NULL;
-        int r = parley_next_update(c, 250, &u, &err);
+        int r = parley_next_update(c, left <= 0 ? 0 : left > 250 ? 250 : (int)left, &u, &err);
+        if (r == -PARLEY_E_TIMEOUT && left <= 0)
+            break;
         if (r == -PARLEY_E_TIMEOUT)
             continue;
         if (r != 0)
