@@ -160,6 +160,7 @@ typedef enum {
     PARLEY_UPDATE_SECRET_MESSAGE,/* u.message (secret_chat set): arrived on this device */
     PARLEY_UPDATE_SECRET_DELETE, /* chat_id = secret chat, ids: deleted by the peer */
     PARLEY_UPDATE_SECRET_CHAT,   /* u.secret: a secret chat appeared, changed or closed */
+    PARLEY_UPDATE_SECRET_SAS,    /* u.sas: an interactive verification moved on */
 } parley_update_kind;
 
 typedef enum {
@@ -182,6 +183,45 @@ typedef struct {
     int64_t created;
 } parley_secret_chat;
 
+/* Interactive verification of a secret chat (docs/SECRET_CHATS.md, "Interactive
+ * verification"): both devices online, the starter commits to its ephemeral key, the other
+ * answers with its own, the starter reveals; both show the same 7 emoji (42 bits) only if
+ * nobody in between substituted a key, and a man in the middle gets one guess per run. */
+typedef enum {
+    PARLEY_SAS_NONE = 0,
+    PARLEY_SAS_REQUESTED = 1,    /* the peer started one: parley_secret_sas_accept() */
+    PARLEY_SAS_STARTED = 2,      /* started here, waiting for the peer's key */
+    PARLEY_SAS_ACCEPTED = 3,     /* accepted here, waiting for the starter's reveal */
+    PARLEY_SAS_SHOW = 4,         /* emoji ready: the users compare, then
+                                    parley_secret_sas_confirm() on both devices */
+    PARLEY_SAS_CONFIRMED = 5,    /* confirmed here, waiting for the peer's confirmation */
+    PARLEY_SAS_DONE = 6,         /* both confirmed: the chat is marked verified */
+    PARLEY_SAS_CANCELLED = 7,    /* ended without marking anything: see cancel_code */
+} parley_sas_state;
+
+typedef enum {
+    PARLEY_SAS_C_MISMATCH = 1,   /* a user said the emoji differ */
+    PARLEY_SAS_C_TIMEOUT = 2,    /* no answer within PARLEY_SAS_TIMEOUT (or the caller's) */
+    PARLEY_SAS_C_COMMITMENT = 3, /* the revealed key does not open the commitment */
+    PARLEY_SAS_C_MAC = 4,        /* the peer's confirmation does not verify */
+    PARLEY_SAS_C_UNEXPECTED = 5, /* a verification message out of order or of another run */
+    PARLEY_SAS_C_USER = 6,       /* cancelled by a user */
+    PARLEY_SAS_C_BOTH_STARTED = 7, /* both devices started at once: start again on one */
+    PARLEY_SAS_C_BAD_KEY = 8,    /* the peer's ephemeral key is invalid */
+    PARLEY_SAS_C_BUSY = 9,       /* the peer device is verifying another chat */
+} parley_sas_cancel;
+
+#define PARLEY_SAS_TIMEOUT 600   /* seconds a run may take at most, from its start */
+
+typedef struct {
+    int64_t chat_id;
+    parley_sas_state state;
+    char emoji[32];              /* SHOW, CONFIRMED, DONE: 7 emoji, UTF-8, NUL-terminated */
+    int cancel_code;             /* CANCELLED: a parley_sas_cancel */
+    int by_peer;                 /* CANCELLED: 1 if the peer device ended it */
+    char reason[96];             /* CANCELLED: one line, for people */
+} parley_sas;
+
 typedef struct {
     parley_update_kind kind;
     uint64_t pts;
@@ -195,6 +235,7 @@ typedef struct {
     int64_t max_id;
     int64_t session_id;
     parley_secret_chat *secret;  /* PARLEY_UPDATE_SECRET_CHAT */
+    parley_sas *sas;             /* PARLEY_UPDATE_SECRET_SAS */
 } parley_update;
 
 PARLEY_API void parley_message_free(parley_message *m);
@@ -391,11 +432,44 @@ PARLEY_API int parley_secret_delete(parley_client *c, int64_t id, int64_t msg_id
 #define PARLEY_FP_NUMBER_LEN 71  /* 12 groups of 5 digits with single spaces */
 typedef struct {
     char number[PARLEY_FP_NUMBER_LEN + 1];
-    char emoji[24];              /* 5 emoji, UTF-8, NUL-terminated */
+    char emoji[24];              /* always "" now: 5 static emoji carried 30 bits and committed
+                                    to nothing (a key-substituting server could search for a
+                                    key with the same emoji); short emoji come only from
+                                    the interactive verification (parley_secret_sas_*) */
 } parley_fingerprint;
-/* The fingerprint both devices show; mark_verified 1 records that the user compared it. */
+/* The 60-digit number both devices show (about 2^112 work per side for a server that
+ * substitutes keys, see docs/SECRET_CHATS.md); mark_verified 1 records that the user
+ * compared it (or the long form below). */
 PARLEY_API int parley_secret_verify(parley_client *c, int64_t id, int mark_verified,
                                     parley_fingerprint *out, parley_error *err);
+#define PARLEY_FP_LONG_LEN 95    /* 16 groups of 5 digits with single spaces */
+/* The long form: 80 digits, 40 per device (at least 128 bits per side even without the
+ * iteration cost); each side's first 30 digits are those of the 60-digit number. */
+PARLEY_API int parley_secret_verify_long(parley_client *c, int64_t id,
+                                         char out[PARLEY_FP_LONG_LEN + 1], parley_error *err);
+
+/* Interactive verification, one run per client at a time, both devices online; the state
+ * lives in this client's memory (the ephemeral secret key never reaches the disk), so the
+ * same parley_client must see the run through. Progress arrives as PARLEY_UPDATE_SECRET_SAS
+ * from parley_next_update. An incoming request is also remembered in the profile, so
+ * parley_secret_sas_accept works in a later process too (within PARLEY_SAS_TIMEOUT).
+ * A mismatch, a bad commitment or MAC, a timeout or a message out of order cancels the run
+ * (the peer is told) and marks nothing. Errors: -PARLEY_E_ARGUMENT for a call that does not
+ * fit the run's state (the message says why), and those of parley_secret_send. */
+PARLEY_API int parley_secret_sas_start(parley_client *c, int64_t id, parley_error *err);
+/* Answers the peer's request (REQUESTED) with this device's ephemeral key. */
+PARLEY_API int parley_secret_sas_accept(parley_client *c, int64_t id, parley_error *err);
+/* The run's state for chat id (state NONE if there is none). */
+PARLEY_API int parley_secret_sas_get(parley_client *c, int64_t id, parley_sas *out,
+                                     parley_error *err);
+/* In SHOW: match 1 = the user saw the same emoji on both devices (sends the confirmation
+ * MAC; the chat is marked verified once the peer's has verified too), 0 = they differ
+ * (cancels with MISMATCH). */
+PARLEY_API int parley_secret_sas_confirm(parley_client *c, int64_t id, int match,
+                                         parley_error *err);
+/* Cancels the run (code USER, or TIMEOUT when the caller's own deadline passed: timeout 1). */
+PARLEY_API int parley_secret_sas_cancel(parley_client *c, int64_t id, int timeout,
+                                        parley_error *err);
 /* Accepts the peer's new identity key after a change (clears key_changed and verified). */
 PARLEY_API int parley_secret_accept_key(parley_client *c, int64_t id, parley_error *err);
 /* Tells the peer device, then wipes the chat's keys and messages here (state CLOSED). */

@@ -112,6 +112,8 @@ const char *role_name(parley_role r);
 /* Secret chats (cmd_secret.c): {"type":"secret_chat",...} and its human line. */
 json_t *json_secret_chat(const parley_secret_chat *s);
 void print_secret_chat(FILE *f, const parley_secret_chat *s);
+json_t *json_sas(const parley_sas *v);
+void print_sas(FILE *f, const parley_sas *v);
 
 /* One update, in JSON or human form. Unknown kinds print nothing. */
 void out_update(const cli_ctx *ctx, const parley_update *u);

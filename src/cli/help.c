@@ -86,12 +86,17 @@ static const struct {
      "30s/5m/1h/1d/1w (max 1 year), or `off`. Prints the chat."},
     {"secret", "secret start @USER [--device ID] | secret list | secret send ID TEXT\n"
      "       secret history ID | secret timer ID SECONDS|off | secret delete ID MSG_ID\n"
-     "       secret verify ID [--mark-verified] | secret accept-key ID | secret close ID",
+     "       secret verify ID [--mark-verified] | secret verify ID --start|--accept\n"
+     "       [--timeout S] | secret accept-key ID | secret close ID",
      "Secret chats: end-to-end encrypted between this device and one device of the peer\n"
      "(--device, default: the peer's newest device). They exist only on those two devices.\n"
      "`timer` sets the self-destruct time after reading (1s to 1w, or off; shown on both\n"
      "sides); `delete` deletes a message on both devices; `verify` prints the fingerprint\n"
-     "both devices show (compare it; --mark-verified records that); after the peer's key\n"
+     "both devices show, 60 digits and the full-strength 80-digit form (compare it;\n"
+     "--mark-verified records that). With both devices online, `verify ID --start` on one\n"
+     "and `verify ID --accept` on the other show 7 emoji on both; type `match` on both if\n"
+     "they are the same (anything else cancels): then the chat is marked verified on both.\n"
+     "--timeout (default 120 s) cancels a run that does not finish. After the peer's key\n"
      "changed, sending is refused until `accept-key`; `close` wipes the chat on both devices."},
 };
 
@@ -130,7 +135,8 @@ void help_global(FILE *f)
 "  chat autodelete CHAT SECONDS|off  (SECONDS may be 30s, 5m, 1h, 1d, 1w)\n"
 "  secret start @USER [--device ID] | secret list | secret send ID TEXT\n"
 "  secret history ID | secret timer ID SECONDS|off | secret delete ID MSG_ID\n"
-"  secret verify ID [--mark-verified] | secret accept-key ID | secret close ID\n"
+"  secret verify ID [--mark-verified] | secret verify ID --start|--accept [--timeout S]\n"
+"  secret accept-key ID | secret close ID\n"
 "CHAT is @username (private chat) or a numeric chat id.\n"
 "\n"
 "JSON lines (--json):\n"
@@ -144,7 +150,9 @@ void help_global(FILE *f)
 "  secret_chat {\"type\":\"secret_chat\",\"secret_chat\":ID,\"peer\":USER,\"state\":\"pending\"|\n"
 "            \"active\"|\"closed\",\"timer\":S|null,\"verified\":BOOL}; secret messages are\n"
 "            message objects with \"secret\":true,\"secret_chat\":ID\n"
-"  fingerprint {\"type\":\"fingerprint\",\"secret_chat\":ID,\"emoji\":..,\"number\":..}\n"
+"  fingerprint {\"type\":\"fingerprint\",\"secret_chat\":ID,\"number\":..,\"long_number\":..}\n"
+"  sas      {\"type\":\"sas\",\"secret_chat\":ID,\"state\":\"started\"|\"requested\"|\"accepted\"|\n"
+"            \"show\"|\"confirmed\"|\"done\"|\"cancelled\"}  (+\"emoji\", or \"reason\",\"code\",\"by_peer\")\n"
 "  member   {\"type\":\"member\",\"chat\":ID,\"id\":N,\"username\":..,\"role\":ROLE}\n"
 "  user     {\"type\":\"user\",\"id\":N,\"username\":..,\"session\":SID}\n"
 "  session  {\"type\":\"session\",\"id\":N,\"device\":..,\"created\":T,\"last_active\":T,\n"

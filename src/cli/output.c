@@ -273,6 +273,10 @@ static void print_update(FILE *f, const parley_update *u)
         if (u->secret)
             print_secret_chat(f, u->secret);
         break;
+    case PARLEY_UPDATE_SECRET_SAS:
+        if (u->sas)
+            print_sas(f, u->sas);
+        break;
     }
 }
 
@@ -307,6 +311,8 @@ static json_t *json_update(const parley_update *u)
     }
     case PARLEY_UPDATE_SECRET_CHAT:
         return u->secret ? json_secret_chat(u->secret) : NULL;
+    case PARLEY_UPDATE_SECRET_SAS:
+        return u->sas ? json_sas(u->sas) : NULL;
     }
     return NULL;
 }

@@ -8,7 +8,8 @@
  *   version (1) = 1 | type (1) | chat id (8 BE) | message id (8 BE) | date (8 BE) | body
  * types: START (the initiator's first message), ACCEPT (the responder's answer), TEXT (body =
  * UTF-8 text), TIMER (body = seconds, 4 BE), READ (message id = the highest read), DELETE
- * (message id = the one to delete), CLOSE. Message ids are the same on both devices: the
+ * (message id = the one to delete), CLOSE, and 8-12 the interactive verification's
+ * SAS_START, SAS_KEY, SAS_REVEAL, SAS_MAC, SAS_CANCEL (api_secret_sas.c). Message ids are the same on both devices: the
  * initiator numbers its messages 1, 3, 5..., the responder 2, 4, 6...
  *
  * Order of every step (crash safety, SECRET_CHATS.md): encrypt/decrypt into a new state,
@@ -49,7 +50,7 @@ static int64_t now_s(void)
 
 static int parse_payload(const uint8_t *pt, size_t len, payload *p)
 {
-    if (len < P_HEADER || pt[0] != P_VERSION || pt[1] < P_START || pt[1] > P_CLOSE)
+    if (len < P_HEADER || pt[0] != P_VERSION || pt[1] < P_START || pt[1] > P_SAS_LAST)
         return -1;
     p->type = pt[1];
     p->chat = (int64_t)sc_get64(pt + 2);
@@ -61,6 +62,8 @@ static int parse_payload(const uint8_t *pt, size_t len, payload *p)
         return p->body_len == 4 && sc_get32(p->body) <= PL_SC_MAX_TIMER ? 0 : -1;
     if (p->type == P_TEXT)
         return p->body_len > 0 && p->body_len <= TEXT_MAX * 4 ? 0 : -1;
+    if (p->type >= P_SAS_FIRST)
+        return p->body_len == pl_sas_body_len(p->type) ? 0 : -1;
     return p->body_len == 0 ? 0 : -1;
 }
 
@@ -494,7 +497,7 @@ static parley_update *delete_update(const pl_sc_chat *ch, int64_t id)
 /* Applies a decrypted payload to ch inside the caller's transaction; *u gets the update to
  * show (or NULL). Returns 0, -1 for a payload that makes no sense here (drop), <-1 errors. */
 static int apply_payload(parley_client *c, pl_sc_chat *ch, const payload *p,
-                         parley_update **u, int *scrub, parley_error *err)
+                         parley_update **u, int *scrub, pl_sas_effect *fx, parley_error *err)
 {
     *u = NULL;
     pl_sc_msg m = {0};
@@ -555,6 +558,10 @@ static int apply_payload(parley_client *c, pl_sc_chat *ch, const payload *p,
         *scrub = 1;
         return 0;
     }
+    if (p->type >= P_SAS_FIRST && p->type <= P_SAS_LAST) {
+        pl_sas_on_payload(c, ch, p->type, p->body, p->body_len, fx);
+        return 0;
+    }
     return -1;
 }
 
@@ -594,8 +601,10 @@ static int deliver(parley_client *c, pl_sc_chat *ch, const pl_envelope *e, parle
     tmp.sess = next;
     parley_update *u = NULL;
     int scrub = 0;
+    pl_sas_effect fx;
+    memset(&fx, 0, sizeof fx);
     if ((rc = pl_sc_begin(c, err)) == 0) {
-        rc = apply_payload(c, &tmp, &p, &u, &scrub, err);
+        rc = apply_payload(c, &tmp, &p, &u, &scrub, &fx, err);
         if (tmp.state == PARLEY_SECRET_CLOSED)
             tmp.has_session = 0;
         if (rc == 0)
@@ -618,10 +627,13 @@ static int deliver(parley_client *c, pl_sc_chat *ch, const pl_envelope *e, parle
         queue_update(c, u);
         if (scrub)
             pl_sc_scrub(c);
+        if (!closed)
+            pl_sas_apply(c, ch, &fx);    /* the verification's reply goes after the commit */
     } else {
         parley_update_free(u);
         sc_session_free(&next);
     }
+    pl_sas_effect_wipe(&fx);
 out:
     sodium_memzero(pt, SC_MAX_PLAINTEXT);
     free(pt);
@@ -840,6 +852,7 @@ parley_update *pl_sc_next_update(parley_client *c)
         return NULL;
     if (s->q_pos >= s->q_len)
         pl_sc_flush_reads(c);      /* what was shown so far is read: one notice for all */
+    pl_sas_tick(c);
     if (!s->polled || s->dirty) {
         pl_secret_set_handler(c, on_push, NULL);
         s->dirty = 0;
@@ -1037,6 +1050,25 @@ static int sendable_chat(parley_client *c, int64_t id, pl_sc_chat *ch, parley_er
     return rc;
 }
 
+int pl_sc_sendable_chat(parley_client *c, int64_t id, pl_sc_chat *ch, parley_error *err)
+{
+    return sendable_chat(c, id, ch, err);
+}
+
+int pl_sc_send_control(parley_client *c, pl_sc_chat *ch, int type, const void *body,
+                       size_t len, parley_error *err)
+{
+    return send_payload(c, ch, type, 0, body, len, NULL, err);
+}
+
+void pl_sc_queue(parley_client *c, parley_update *u)
+{
+    if (c->sc)
+        queue_update(c, u);
+    else
+        parley_update_free(u);
+}
+
 static int stored_message(parley_client *c, pl_sc_chat *ch, const pl_sc_msg *m,
                           parley_message **out, parley_error *err)
 {
@@ -1183,14 +1215,13 @@ int parley_secret_verify(parley_client *c, int64_t id, int mark_verified,
     int rc = open_store(c, NULL, NULL, err);
     if (rc < 0 || (rc = load_chat(c, id, &ch, err)) < 0)
         return rc;
-    char number[SC_FP_NUMBER_LEN + 1], emoji[SC_FP_EMOJI_MAX];
+    char number[SC_FP_NUMBER_LEN + 1];
     if (!ch.has_session)
         rc = pl_err(err, PARLEY_E_CHAT_CLOSED, "secret chat %lld is closed", (long long)id);
-    else if (sc_session_fingerprint(&ch.sess, number, emoji) != 0)
+    else if (sc_session_fingerprint(&ch.sess, number, NULL) != 0)
         rc = pl_err(err, PARLEY_E_INTERNAL, "cannot compute the fingerprint");
     if (rc == 0) {
-        snprintf(out->number, sizeof out->number, "%s", number);
-        snprintf(out->emoji, sizeof out->emoji, "%s", emoji);
+        snprintf(out->number, sizeof out->number, "%s", number);   /* emoji stays "" */
         if (mark_verified && key_changed(&ch))
             rc = pl_err(err, PARLEY_E_IDENTITY_KEY_CHANGED,
                         "accept the new key (secret accept-key) before marking it verified");
@@ -1199,6 +1230,26 @@ int parley_secret_verify(parley_client *c, int64_t id, int mark_verified,
             rc = pl_sc_chat_save(c, &ch, err);
         }
     }
+    pl_sc_chat_clear(&ch);
+    return rc;
+}
+
+int parley_secret_verify_long(parley_client *c, int64_t id, char out[PARLEY_FP_LONG_LEN + 1],
+                              parley_error *err)
+{
+    _Static_assert(PARLEY_FP_LONG_LEN == SC_FP_LONG_LEN, "long fingerprint length");
+    if (!out)
+        return pl_err(err, PARLEY_E_ARGUMENT, "missing argument");
+    out[0] = '\0';
+    pl_sc_chat ch;
+    char number[SC_FP_NUMBER_LEN + 1];
+    int rc = open_store(c, NULL, NULL, err);
+    if (rc < 0 || (rc = load_chat(c, id, &ch, err)) < 0)
+        return rc;
+    if (!ch.has_session)
+        rc = pl_err(err, PARLEY_E_CHAT_CLOSED, "secret chat %lld is closed", (long long)id);
+    else if (sc_session_fingerprint(&ch.sess, number, out) != 0)
+        rc = pl_err(err, PARLEY_E_INTERNAL, "cannot compute the fingerprint");
     pl_sc_chat_clear(&ch);
     return rc;
 }

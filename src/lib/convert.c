@@ -394,6 +394,7 @@ void parley_update_free(parley_update *u)
     free(u->ids);
     free(u->read_by.username);
     parley_secret_chat_free(u->secret);
+    free(u->sas);
     free(u);
 }
 

@@ -1,19 +1,29 @@
 /*
- * sc_fingerprint.c: the verification fingerprint of a secret chat, which both devices compute
- * from both identity keys and device identities and show to their users for comparison.
+ * sc_fingerprint.c: the static verification fingerprint of a secret chat, which both devices
+ * compute from both identity keys and device identities and show to their users for
+ * comparison; and the 64-entry emoji table the interactive verification (sc_sas.c) shows.
  *
- * Number (60 digits, shown as 12 groups of 5): for each side,
+ * Per side (IK, user_id, device_id):
  *     h_0 = SHA-512("parley/fingerprint/v1" || IK || user_id (8 BE) || device_id (8 BE))
  *     h_i = SHA-512(h_{i-1} || IK)            for i = 1 .. 5200
- * and the first 30 bytes of h_5200, read as six 5-byte big-endian integers, each taken
- * mod 100000 and printed as 5 digits: 30 digits per side. (The iteration count is Signal's
- * safety-number choice: it makes searching for a colliding key 5200 times more costly.) The
- * two 30-digit halves are sorted (as strings) and concatenated, so both devices print the same.
+ * h_5200's first 40 bytes, read as eight 5-byte big-endian integers, each taken mod 100000
+ * and printed as 5 digits, give 40 digits per side.
  *
- * Emoji (5): SHA-256("parley/fingerprint/emoji/v1" || lo || hi), where lo and hi are the two
- * sides' encodings IK || user_id || device_id sorted bytewise; emoji i is table[byte i mod 64]
- * (256 is a multiple of 64, so every emoji is equally likely). The table has single-code-point
- * emoji only (no ZWJ sequences or variation selectors) so that every platform draws them alike.
+ * Number (60 digits, 12 groups of 5): the first 30 of each side's 40 digits; the two halves
+ * sorted (as strings) and concatenated, so both devices print the same. About 99.7 bits per
+ * side, and each try of a key search costs 5200 SHA-512 compressions (Signal's safety-number
+ * iteration count, 2^12.3): a server substituting a key needs about 2^112 compressions per
+ * side. Below 128 bits, hence:
+ * Long number (80 digits, 16 groups of 5): all 40 digits of each side, sorted likewise:
+ * 132.9 bits per side before the iteration cost, which docs/SECRET_CHATS.md argues is the
+ * static form that meets "at least 128 bits".
+ *
+ * The 5-emoji short form this file used to make (30 bits, committing to nothing) is gone: a
+ * key-substituting server could search for a key with matching emoji in core-hours. Short
+ * emoji now come only from an interactive run with a commitment (sc_sas.c).
+ *
+ * The emoji table has single-code-point emoji only (no ZWJ sequences or variation selectors)
+ * so that every platform draws them alike; 4 UTF-8 bytes each.
  *
  * Memory: nothing allocated; the inputs are public keys, so nothing needs wiping.
  */
@@ -24,6 +34,7 @@
 
 #define SIDE_LEN (SC_KEY + 16)
 #define HALF_DIGITS (SC_FP_DIGITS / 2)
+#define LONG_HALF (SC_FP_LONG_DIGITS / 2)
 
 static const char *const emoji_table[] = {
     u8"\U0001F436", u8"\U0001F431", u8"\U0001F42D", u8"\U0001F439", u8"\U0001F430",
@@ -42,6 +53,11 @@ static const char *const emoji_table[] = {
 };
 _Static_assert(sizeof(emoji_table) / sizeof(emoji_table[0]) == 64, "64 emoji");
 
+const char *sc_emoji(unsigned i)
+{
+    return emoji_table[i & 63];
+}
+
 static void encode_side(const uint8_t ik[SC_KEY], const sc_device *d, uint8_t out[SIDE_LEN])
 {
     memcpy(out, ik, SC_KEY);
@@ -49,7 +65,7 @@ static void encode_side(const uint8_t ik[SC_KEY], const sc_device *d, uint8_t ou
     sc_put64(out + SC_KEY + 8, (uint64_t)d->device_id);
 }
 
-static int side_digits(const uint8_t side[SIDE_LEN], char digits[HALF_DIGITS])
+static int side_digits(const uint8_t side[SIDE_LEN], char digits[LONG_HALF])
 {
     uint8_t h[crypto_hash_sha512_BYTES];
     crypto_hash_sha512_state st;
@@ -62,7 +78,7 @@ static int side_digits(const uint8_t side[SIDE_LEN], char digits[HALF_DIGITS])
             crypto_hash_sha512_update(&st, side, SC_KEY) || crypto_hash_sha512_final(&st, h))
             return SC_E_CRYPTO;
     }
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < LONG_HALF / 5; c++) {
         uint64_t v = 0;
         for (int j = 0; j < 5; j++)
             v = v << 8 | h[c * 5 + j];
@@ -73,62 +89,49 @@ static int side_digits(const uint8_t side[SIDE_LEN], char digits[HALF_DIGITS])
     return SC_OK;
 }
 
+/* Sorts the two sides' first `half` digits and prints them in groups of 5. */
+static void grouped(const char *da, const char *db, int half, char *out)
+{
+    int a_first = memcmp(da, db, (size_t)half) <= 0;
+    const char *first = a_first ? da : db, *second = a_first ? db : da;
+    char *p = out;
+    for (int g = 0; g < 2 * half / 5; g++) {
+        if (g)
+            *p++ = ' ';
+        memcpy(p, g < half / 5 ? first + g * 5 : second + g * 5 - half, 5);
+        p += 5;
+    }
+    *p = '\0';
+}
+
 int sc_fingerprint(const uint8_t ik_a[SC_KEY], const sc_device *a, const uint8_t ik_b[SC_KEY],
                    const sc_device *b, char number[SC_FP_NUMBER_LEN + 1],
-                   char emoji[SC_FP_EMOJI_MAX])
+                   char long_number[SC_FP_LONG_LEN + 1])
 {
-    if (!ik_a || !a || !ik_b || !b || !number || !emoji)
+    if (!ik_a || !a || !ik_b || !b || !number)
         return SC_E_ARG;
     uint8_t sa[SIDE_LEN], sb[SIDE_LEN];
     encode_side(ik_a, a, sa);
     encode_side(ik_b, b, sb);
-    char da[HALF_DIGITS], db[HALF_DIGITS];
+    char da[LONG_HALF], db[LONG_HALF];
     int rc = side_digits(sa, da);
     if (rc == SC_OK)
         rc = side_digits(sb, db);
     if (rc != SC_OK)
         return rc;
-    char all[SC_FP_DIGITS];
-    int a_first = memcmp(da, db, HALF_DIGITS) <= 0;
-    memcpy(all, a_first ? da : db, HALF_DIGITS);
-    memcpy(all + HALF_DIGITS, a_first ? db : da, HALF_DIGITS);
-    char *p = number;
-    for (int g = 0; g < SC_FP_DIGITS / 5; g++) {
-        if (g)
-            *p++ = ' ';
-        memcpy(p, all + g * 5, 5);
-        p += 5;
-    }
-    *p = '\0';
-
-    const uint8_t *lo = memcmp(sa, sb, SIDE_LEN) <= 0 ? sa : sb;
-    const uint8_t *hi = lo == sa ? sb : sa;
-    uint8_t h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_state st;
-    if (crypto_hash_sha256_init(&st) != 0 ||
-        crypto_hash_sha256_update(&st, (const uint8_t *)SC_LABEL_FP_EMOJI,
-                                  strlen(SC_LABEL_FP_EMOJI)) ||
-        crypto_hash_sha256_update(&st, lo, SIDE_LEN) ||
-        crypto_hash_sha256_update(&st, hi, SIDE_LEN) || crypto_hash_sha256_final(&st, h))
-        return SC_E_CRYPTO;
-    size_t used = 0;
-    for (int i = 0; i < SC_FP_EMOJI_COUNT; i++) {
-        const char *e = emoji_table[h[i] & 63];
-        size_t n = strlen(e);
-        memcpy(emoji + used, e, n);
-        used += n;
-    }
-    emoji[used] = '\0';
+    grouped(da, db, HALF_DIGITS, number);
+    if (long_number)
+        grouped(da, db, LONG_HALF, long_number);
     return SC_OK;
 }
 
 int sc_session_fingerprint(const sc_session *s, char number[SC_FP_NUMBER_LEN + 1],
-                           char emoji[SC_FP_EMOJI_MAX])
+                           char long_number[SC_FP_LONG_LEN + 1])
 {
     if (!s)
         return SC_E_ARG;
     sc_device a = { (int64_t)sc_get64(s->ad + 2 * SC_KEY), (int64_t)sc_get64(s->ad + 2 * SC_KEY + 8) };
     sc_device b = { (int64_t)sc_get64(s->ad + 2 * SC_KEY + 16),
                     (int64_t)sc_get64(s->ad + 2 * SC_KEY + 24) };
-    return sc_fingerprint(s->ad, &a, s->ad + SC_KEY, &b, number, emoji);
+    return sc_fingerprint(s->ad, &a, s->ad + SC_KEY, &b, number, long_number);
 }

@@ -9,7 +9,8 @@
  *   sc_ratchet.c      the Double Ratchet on an sc_session, transactional encrypt/decrypt.
  *   sc_session.c      the versioned binary encoding of an sc_session (local storage).
  *   sc_envelope.c     the wire envelope that travels through the server as opaque bytes.
- *   sc_fingerprint.c  the verification fingerprint (60 digits and 5 emoji).
+ *   sc_fingerprint.c  the static verification fingerprint (60 and 80 digits), the emoji table.
+ *   sc_sas.c          the interactive verification's commitment, SAS (7 emoji) and MACs.
  *
  * Errors: every function returns 0 (SC_OK) or a negative SC_E_* code; sc_strerror names it.
  * Nothing here prints or logs.
@@ -300,7 +301,9 @@ int sc_kdf_ck(const uint8_t ck[SC_KEY], uint8_t ck_out[SC_KEY], uint8_t mk_out[S
 #define SC_LABEL_MSG "parley/ratchet/msg/v1"
 #define SC_LABEL_SPK "parley/spk/v1"
 #define SC_LABEL_FP "parley/fingerprint/v1"
-#define SC_LABEL_FP_EMOJI "parley/fingerprint/emoji/v1"
+#define SC_LABEL_SAS_COMMIT "parley/sas/commit/v1"
+#define SC_LABEL_SAS "parley/sas/v1"
+#define SC_LABEL_SAS_MAC "parley/sas/mac/v1"
 
 /* Internal helpers shared by sc_*.c. */
 /* X25519 with the all-zero (low-order input) output rejected: SC_E_BADKEY. */
@@ -314,17 +317,61 @@ uint64_t sc_get64(const uint8_t *p);
 
 #define SC_FP_DIGITS 60
 #define SC_FP_NUMBER_LEN (SC_FP_DIGITS + 11)   /* 12 groups of 5 digits, single spaces */
-#define SC_FP_EMOJI_COUNT 5
-#define SC_FP_EMOJI_MAX (SC_FP_EMOJI_COUNT * 4 + 1)   /* 4 UTF-8 bytes each + NUL */
+#define SC_FP_LONG_DIGITS 80
+#define SC_FP_LONG_LEN (SC_FP_LONG_DIGITS + 15) /* 16 groups of 5 digits, single spaces */
 #define SC_FP_ITERATIONS 5200
 
 /* The same on both devices: order-independent in (a, b). number gets SC_FP_NUMBER_LEN
- * characters + NUL ("12345 67890 ..."), emoji up to SC_FP_EMOJI_MAX bytes, NUL-terminated. */
+ * characters + NUL ("12345 67890 ..."), long_number (may be NULL) SC_FP_LONG_LEN + NUL; the
+ * long form's per-side 40 digits start with the number's 30. */
 int sc_fingerprint(const uint8_t ik_a[SC_KEY], const sc_device *a, const uint8_t ik_b[SC_KEY],
                    const sc_device *b, char number[SC_FP_NUMBER_LEN + 1],
-                   char emoji[SC_FP_EMOJI_MAX]);
+                   char long_number[SC_FP_LONG_LEN + 1]);
 /* The same from a session's AD. */
 int sc_session_fingerprint(const sc_session *s, char number[SC_FP_NUMBER_LEN + 1],
-                           char emoji[SC_FP_EMOJI_MAX]);
+                           char long_number[SC_FP_LONG_LEN + 1]);
+/* Entry i & 63 of the 64-emoji table (a NUL-terminated UTF-8 string of 4 bytes). */
+const char *sc_emoji(unsigned i);
+
+/* ---- interactive verification (sc_sas.c) ------------------------------------------------- *
+ * Both devices online; S starts, O answers (roles of the run, not of the chat).
+ *   T      = vid (16) || IK_S || S.user (8 BE) || S.device (8 BE) || IK_O || O.user || O.device
+ *   C      = SHA-256("parley/sas/commit/v1" || EK_S || T)        S -> O first, EK_S hidden
+ *   EK_O                                                          O -> S
+ *   EK_S                                                          S -> O, O checks C
+ *   okm    = HKDF-SHA-256(salt none, ikm = X25519(own ek, peer EK),
+ *                         info = "parley/sas/v1" || T || EK_S || EK_O, 64 bytes)
+ *   SAS    = the first 42 bits of okm as 7 six-bit indices into the emoji table
+ *   K_mac  = okm[32..63]
+ *   MAC_r  = HMAC-SHA-256(K_mac, "parley/sas/mac/v1" || r (1 byte: 1 S, 2 O) || T)
+ * Each side builds T from its own view (its own identity key and the one its session is
+ * bound to), so a substituted key gives different T, different SAS and failing MACs. */
+
+#define SC_SAS_VID 16
+#define SC_SAS_T_LEN (SC_SAS_VID + 2 * (SC_KEY + 16))
+#define SC_SAS_EMOJI_COUNT 7
+#define SC_SAS_EMOJI_MAX (SC_SAS_EMOJI_COUNT * 4 + 1)
+#define SC_SAS_ROLE_S 1
+#define SC_SAS_ROLE_O 2
+
+/* The transcript T from the starter's and the other side's identity keys and devices. */
+void sc_sas_transcript(const uint8_t vid[SC_SAS_VID], const uint8_t ik_s[SC_KEY],
+                       const sc_device *s, const uint8_t ik_o[SC_KEY], const sc_device *o,
+                       uint8_t t[SC_SAS_T_LEN]);
+/* C over the starter's ephemeral public key and T. */
+int sc_sas_commit(const uint8_t ek_s[SC_KEY], const uint8_t t[SC_SAS_T_LEN],
+                  uint8_t c[32]);
+/* SC_OK if ek_s opens c under t (constant-time compare), SC_E_AUTH otherwise. */
+int sc_sas_check_commit(const uint8_t ek_s[SC_KEY], const uint8_t t[SC_SAS_T_LEN],
+                        const uint8_t c[32]);
+/* From one side's ephemeral secret key and both public keys (ek_s = the starter's, ek_o =
+ * the other's; own_sk is the secret half of one of them): the SAS emoji (NUL-terminated
+ * UTF-8, 28 bytes) and K_mac. A low-order peer key is SC_E_BADKEY. Wipes the DH output. */
+int sc_sas_derive(const uint8_t own_sk[SC_KEY], const uint8_t ek_s[SC_KEY],
+                  const uint8_t ek_o[SC_KEY], int own_role, const uint8_t t[SC_SAS_T_LEN],
+                  char emoji[SC_SAS_EMOJI_MAX], uint8_t k_mac[SC_KEY]);
+/* MAC_role (above). */
+int sc_sas_mac(const uint8_t k_mac[SC_KEY], int role, const uint8_t t[SC_SAS_T_LEN],
+               uint8_t mac[32]);
 
 #endif

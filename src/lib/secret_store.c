@@ -116,6 +116,7 @@ void pl_sc_free(parley_client *c)
         parley_update_free(s->q[i]);
     free(s->q);
     sodium_memzero(s->key, sizeof s->key);
+    pl_sas_wipe(&s->sas);
     free(s);
     c->sc = NULL;
 }

@@ -29,6 +29,39 @@
 #define PL_SC_OTK_LOW 10         /* replenish when the server has fewer */
 #define PL_SC_MAX_TIMER 604800   /* one week */
 
+/* The interactive verification run of this client (api_secret_sas.c): one at a time, kept
+ * in memory only (its ephemeral secret key never reaches the disk). A plain struct, copied
+ * by value so an incoming message works on a copy that replaces the run only after the
+ * ratchet state is committed; the secret fields are wiped when a run ends. */
+typedef struct pl_sas_run {
+    int64_t chat;                /* 0: no run */
+    int role;                    /* SC_SAS_ROLE_S (started here) or SC_SAS_ROLE_O */
+    int state;                   /* parley_sas_state */
+    int cancel_code, by_peer;    /* CANCELLED */
+    int peer_confirmed;          /* the peer's MAC arrived and verified */
+    int64_t deadline_ms;         /* pl_now_ms() after which the run is cancelled */
+    uint8_t vid[SC_SAS_VID];
+    uint8_t t[SC_SAS_T_LEN];     /* this side's view of the transcript */
+    uint8_t commit[32];          /* O: the starter's commitment */
+    uint8_t ek_pk[SC_KEY], peer_ek[SC_KEY];
+    uint8_t ek_sk[SC_KEY];       /* secret */
+    uint8_t k_mac[SC_KEY];       /* secret */
+    char emoji[SC_SAS_EMOJI_MAX];
+} pl_sas_run;
+
+/* What an incoming verification message does once its ratchet state is committed. */
+typedef struct pl_sas_effect {
+    int changed;                 /* run replaces c->sc->sas */
+    pl_sas_run run;
+    int reply_type;              /* 0 none, else a P_SAS_* payload to send */
+    uint8_t reply[SC_SAS_VID + 32];   /* PL_SAS_BODY */
+    size_t reply_len;
+    int notify;                  /* queue a PARLEY_UPDATE_SECRET_SAS */
+    int remember_request;        /* store the request in the profile (for a later accept) */
+    int peer_cancelled;          /* a SAS_CANCEL came: forget a remembered request of vid */
+    uint8_t cancelled_vid[SC_SAS_VID];
+} pl_sas_effect;
+
 typedef struct pl_sc {
     uint8_t key[32];             /* the profile key (secret.key) */
     int keys_ok;                 /* device keys checked and published in this process */
@@ -38,6 +71,7 @@ typedef struct pl_sc {
     int64_t read_chat, read_max; /* shown by parley_next_update, read notice not sent yet */
     parley_update **q;           /* updates ready for parley_next_update, owned */
     size_t q_len, q_cap, q_pos;
+    pl_sas_run sas;              /* the interactive verification run, if any */
 } pl_sc;
 
 typedef struct pl_sc_chat {
@@ -157,5 +191,44 @@ void pl_sc_flush_reads(parley_client *c);
 /* parley_next_update: processes pending envelopes and timers, returns one queued update
  * (NULL if none). Never fails: problems are retried at the next call. */
 parley_update *pl_sc_next_update(parley_client *c);
+/* For api_secret_sas.c: a loaded chat that can send (open store, not closed, no key change);
+ * one control payload (no stored message) encrypted, committed with ch's row, then sent;
+ * an update queued for parley_next_update (taken over). */
+int pl_sc_sendable_chat(parley_client *c, int64_t id, pl_sc_chat *ch, parley_error *err);
+int pl_sc_send_control(parley_client *c, pl_sc_chat *ch, int type, const void *body,
+                       size_t len, parley_error *err);
+void pl_sc_queue(parley_client *c, parley_update *u);
+
+/* ---- api_secret_sas.c -------------------------------------------------------------------- */
+
+/* Inner payload types of the verification (api_secret.c's P_* continue with these). */
+enum { P_SAS_START = 8, P_SAS_KEY, P_SAS_REVEAL, P_SAS_MAC, P_SAS_CANCEL };
+#define P_SAS_FIRST P_SAS_START
+#define P_SAS_LAST P_SAS_CANCEL
+/* Exact body length of a verification payload type (vid || 32 bytes, or vid || code). */
+size_t pl_sas_body_len(int type);
+/* An incoming verification payload for ch (inside the caller's transaction; may set
+ * ch->verified). Fills fx; nothing changes until pl_sas_apply. */
+void pl_sas_on_payload(parley_client *c, pl_sc_chat *ch, int type, const uint8_t *body,
+                       size_t len, pl_sas_effect *fx);
+/* The same as a pure step (unit tests): cur is the run before, fx gets the run after. */
+void pl_sas_step(const pl_sas_run *cur, pl_sc_chat *ch, int type, const uint8_t *body,
+                 size_t len, int64_t now_ms, pl_sas_effect *fx);
+/* The local steps, pure: r and the body to send (PL_SAS_BODY bytes). start: a new run as the
+ * starter on ch; accept: r (REQUESTED) gets its ephemeral key; confirm: r (SHOW) gets
+ * CONFIRMED, or DONE with ch->verified = 1 if the peer's MAC verified already. -1 on a
+ * crypto failure (r wiped for start). */
+#define PL_SAS_BODY (SC_SAS_VID + 32)
+int pl_sas_make_start(const pl_sc_chat *ch, int64_t now_ms, pl_sas_run *r,
+                      uint8_t body[PL_SAS_BODY]);
+void pl_sas_make_accept(pl_sas_run *r, uint8_t body[PL_SAS_BODY]);
+int pl_sas_make_confirm(pl_sas_run *r, pl_sc_chat *ch, uint8_t body[PL_SAS_BODY]);
+/* After the commit: replaces the run, sends the reply on ch, queues the update. */
+void pl_sas_apply(parley_client *c, pl_sc_chat *ch, pl_sas_effect *fx);
+void pl_sas_effect_wipe(pl_sas_effect *fx);
+/* Cancels a run whose deadline passed (tells the peer). From pl_sc_next_update. */
+void pl_sas_tick(parley_client *c);
+/* Wipes the run (pl_sc_free). */
+void pl_sas_wipe(pl_sas_run *r);
 
 #endif

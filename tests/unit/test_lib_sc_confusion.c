@@ -2,12 +2,12 @@
  * fed to another between the same devices, a message for device pair (A,B) fed to (A,C), a
  * prekey message where a normal one is expected and vice versa, a swapped identity key in a
  * bundle or in a prekey message, a wrong claimed sender, reflected messages. Also the
- * fingerprint: the same on both devices, order-independent, changed by any identity change. */
+ * fingerprint: the same on both devices, order-independent, changed by any identity change
+ * (the long form's known answer is in test_lib_sc_sas.c). */
 #include "sc_test.h"
 
 /* computed with Python hashlib from the steps documented in sc_fingerprint.c */
 #define FP_KAT_NUMBER "08789 41743 50007 11184 99397 84014 61078 22056 80448 89957 75664 48595"
-#define FP_KAT_EMOJI u8"\U0001F352\U0001F41B\U0001F98A\U0001F353\U0001F347"
 
 static uint8_t pt[SC_MAX_PLAINTEXT];
 
@@ -234,20 +234,17 @@ TEST(fingerprint)
 {
     sc_session a, b;
     CHECK_EQ_INT(test_pair(&A, &B, -1, &a, &b), 0);
-    char na[SC_FP_NUMBER_LEN + 1], nb[SC_FP_NUMBER_LEN + 1], ea[SC_FP_EMOJI_MAX],
-        eb[SC_FP_EMOJI_MAX];
+    char na[SC_FP_NUMBER_LEN + 1], nb[SC_FP_NUMBER_LEN + 1], ea[SC_FP_LONG_LEN + 1],
+        eb[SC_FP_LONG_LEN + 1];
     CHECK_EQ_INT(sc_session_fingerprint(&a, na, ea), 0);
     CHECK_EQ_INT(sc_session_fingerprint(&b, nb, eb), 0);
     CHECK_EQ_STR(na, nb);
     CHECK_EQ_STR(ea, eb);
     CHECK(all_digits_grouped(na));
-    /* 5 emoji of 4 UTF-8 bytes each (all table entries are U+1Fxxx) */
-    CHECK_EQ_INT(strlen(ea), 20);
-    for (int i = 0; i < 20; i += 4)
-        CHECK((uint8_t)ea[i] == 0xF0);
+    CHECK_EQ_INT(strlen(ea), SC_FP_LONG_LEN);
     /* order-independent directly, too */
-    char n1[SC_FP_NUMBER_LEN + 1], n2[SC_FP_NUMBER_LEN + 1], e1[SC_FP_EMOJI_MAX],
-        e2[SC_FP_EMOJI_MAX];
+    char n1[SC_FP_NUMBER_LEN + 1], n2[SC_FP_NUMBER_LEN + 1], e1[SC_FP_LONG_LEN + 1],
+        e2[SC_FP_LONG_LEN + 1];
     CHECK_EQ_INT(sc_fingerprint(A.ik.sign_pk, &A.dev, B.ik.sign_pk, &B.dev, n1, e1), 0);
     CHECK_EQ_INT(sc_fingerprint(B.ik.sign_pk, &B.dev, A.ik.sign_pk, &A.dev, n2, e2), 0);
     CHECK_EQ_STR(n1, n2);
@@ -273,10 +270,9 @@ TEST(fingerprint_known_answer)
     memset(ik1, 0x01, 32);
     memset(ik2, 0x02, 32);
     sc_device d1 = { 1, 2 }, d2 = { 3, 4 };
-    char n[SC_FP_NUMBER_LEN + 1], e[SC_FP_EMOJI_MAX];
-    CHECK_EQ_INT(sc_fingerprint(ik1, &d1, ik2, &d2, n, e), 0);
+    char n[SC_FP_NUMBER_LEN + 1];
+    CHECK_EQ_INT(sc_fingerprint(ik1, &d1, ik2, &d2, n, NULL), 0);
     CHECK_EQ_STR(n, FP_KAT_NUMBER);
-    CHECK_EQ_STR(e, FP_KAT_EMOJI);
 }
 
 int main(void)
