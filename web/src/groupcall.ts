@@ -55,7 +55,14 @@ export interface GroupCallView { show(c: GroupCall | null): void; }
 // "verified" (the pinned key, and the user compared its safety number).
 export type Trust = "self" | "pending" | "bad" | "changed" | "pinned" | "verified";
 export const TRUSTED: ReadonlySet<Trust> = new Set(["self", "pinned", "verified"]);
-export interface TrustInfo { trust: Trust; sig: Uint8Array; safetyNumber: string; }
+export interface TrustInfo { trust: Trust; of: string; safetyNumber: string; }
+
+// Everything a participant's trust depends on: a change of any of it (the server could push
+// the same signature with another call key later) is checked again.
+function trustInputs(p: GroupCallParticipant): string {
+  const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${p.user?.id ?? 0n}:${p.deviceId}:${hex(p.callKey)}:${hex(p.identityKey)}:${hex(p.callKeySignature)}`;
+}
 
 const SPARE_SLOTS = 2;
 const MAX_SLOTS = 31;         // 2 sending + 62 m-lines at most at the SFU
@@ -165,21 +172,19 @@ export class GroupCall {
     }
   }
 
-  // The trust of each other participant (cached while its signature stays the same).
+  // The trust of each participant (cached while its user, device, keys and signature stay).
   private async checkTrust(): Promise<void> {
     for (const id of [...this.trust.keys()]) if (!this.parts.has(id)) this.trust.delete(id);
     for (const p of this.parts.values()) {
       if (p.presentationOf) continue;
-      const have = this.trust.get(p.participantId);
-      if (have && have.sig.length === p.callKeySignature.length &&
-          have.sig.every((x, i) => x === p.callKeySignature[i])) continue;
+      if (this.trust.get(p.participantId)?.of === trustInputs(p)) continue;
       this.trust.set(p.participantId, await this.trustOf(p));
     }
   }
 
   private async trustOf(p: GroupCallParticipant): Promise<TrustInfo> {
     const sig = p.callKeySignature, user = p.user?.id ?? 0n;
-    const info: TrustInfo = { trust: "pending", sig, safetyNumber: "" };
+    const info: TrustInfo = { trust: "pending", of: trustInputs(p), safetyNumber: "" };
     if (p.participantId === this.me) return { ...info, trust: "self", safetyNumber: this.selfNumber };
     if (!sig.length) return info;
     if (!await verifySignature(p.identityKey, sig, signedMessage(this.callId, user, p.deviceId, p.callKey)))

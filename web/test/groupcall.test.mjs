@@ -188,17 +188,20 @@ function defineTests() {
     for (const p of people) await p.ctx.close();
   });
 
-  // A key-substituting server, played by tampering with B's view: every other participant's
-  // call key is replaced before B sees it. The signature no longer matches, so B shows A as
-  // unverified and seals nothing to it; A, whose view is intact, trusts B and sends it its key.
+  // A key-substituting server, played by tampering with B's view: while window.__swap is set,
+  // every other participant's call key is replaced before B sees it. The signature no longer
+  // matches, so B shows A as unverified and seals nothing to it; A, whose view is intact,
+  // trusts B and sends it its key. When the swapping stops A checks out and gets B's key; a
+  // later swap under A's (valid, unchanged) signature is caught again.
   test("a swapped call key fails its signature: no keys to it, shown unverified", { timeout: 120000 }, async () => {
     const [A, B] = await crew(2);
     await join(B);
     await B.page.evaluate(() => {
       const c = window.__parleyGroupCall, orig = c.onEvent.bind(c);
+      window.__swap = true;
       c.onEvent = (ev) => {
         const v = ev.kind.value;
-        if ((ev.kind.case === "joined" || ev.kind.case === "changed") && v.participantId !== c.me)
+        if (window.__swap && (ev.kind.case === "joined" || ev.kind.case === "changed") && v.participantId !== c.me)
           v.callKey = crypto.getRandomValues(new Uint8Array(32));
         return orig(ev);
       };
@@ -212,6 +215,15 @@ function defineTests() {
     const sealed = (page, id) => page.evaluate((i) => window.__parleyGroupCall.e2ee.debugSealedTo(i), id);
     await A.page.waitForFunction((i) => window.__parleyGroupCall.e2ee.debugSealedTo(i) > 0, bId);
     assert.equal(await sealed(B.page, aId), 0, "B sealed no key to the participant whose signature failed");
+    await B.page.evaluate(() => { window.__swap = false; });
+    await screen(A.page).getByRole("button", { name: "Mute" }).click();   // pushes A again
+    await trusts(B.page, A.name, "pinned");
+    await B.page.waitForFunction((i) => window.__parleyGroupCall.e2ee.debugSealedTo(i) > 0, aId);
+    const n = await sealed(B.page, aId);
+    await B.page.evaluate(() => { window.__swap = true; });
+    await screen(A.page).getByRole("button", { name: "Unmute" }).click();
+    await trusts(B.page, A.name, "bad");
+    assert.equal(await sealed(B.page, aId), n, "no key to a key swapped under a valid signature");
     // The 128-bit comparison: A reads B's device safety number in B's details; it is the one
     // B's own screen shows; marking it verified makes B's key checked automatically.
     await entry(A.page, B.name).click();
