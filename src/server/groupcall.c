@@ -202,6 +202,10 @@ static Parley__GroupCallParticipant *encode_part(const gc_part *p, wire_arena *a
     m->presentation_of = p->presentation_of;
     m->connected = p->connected;
     m->joined = p->joined;
+    if (p->is_signed) {   /* both only once signed: a key without signature proves nothing */
+        m->identity_key = (ProtobufCBinaryData){ GC_KEY_BYTES, (uint8_t *)p->identity };
+        m->call_key_signature = (ProtobufCBinaryData){ GC_SIG_BYTES, (uint8_t *)p->sig };
+    }
     return m;
 }
 

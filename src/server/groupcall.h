@@ -34,7 +34,9 @@
 #define GC_MAX_VIEWS 1000
 #define GC_MAX_KEYS 500
 #define GC_SEALED_MAX 256
-#define GC_PAGE 400          /* participants per GroupCallState page: ~100 bytes each */
+#define GC_PAGE 200          /* participants per GroupCallState page: ~100 bytes each, up
+                              * to ~230 with identity key and signature (64 KiB frames) */
+#define GC_SIG_BYTES 64
 #define GC_MID_MAX 16
 
 typedef struct {
@@ -49,6 +51,9 @@ typedef struct {
     char username[33];
     uint64_t conn_id;
     uint8_t key[GC_KEY_BYTES];
+    uint8_t identity[GC_KEY_BYTES];  /* the device's identity key, if has_identity */
+    uint8_t sig[GC_SIG_BYTES];       /* its signature of key (GroupCallSign), if is_signed */
+    unsigned has_identity : 1, is_signed : 1;
     unsigned audio : 1, video : 1, hand : 1, connected : 1;
     unsigned pending : 1;    /* the SFU has not answered its Join yet: invisible */
     uint32_t presentation_of;

@@ -12,12 +12,17 @@
  * Every check happens before anything changes: a refused request leaves the call, its
  * version and the SFU as they were. A participant id is honoured only from the connection
  * that joined with it, so nobody acts for another user or another device.
+ *
+ * Also here: RegisterDeviceKey, which binds a device's identity key once (the browser's
+ * group-call signing key), and GroupCallSign, which checks a participant's signature of its
+ * call key against that identity key before anyone is shown it (docs/GROUP_CALLS.md, 2).
  */
 #include "groupcall.h"
 #include "networking.h"
 #include "request.h"
 #include "sfu_link.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +104,10 @@ static store_rc join_run(store *s, req_job *j)
     if ((rc = store_user_by_id(s, j->user_id, &j->user)) != STORE_OK)
         return rc == STORE_ERR_NO_USER ? STORE_ERR_INTERNAL : rc;
     j->has_user = 1;
+    if (j->frame->request_case == PARLEY__CLIENT_FRAME__REQUEST_GROUP_CALL_JOIN) {
+        rc = store_device_key_get(s, j->session_id, j->gc_identity, &j->gc_has_identity);
+        if (rc == STORE_ERR_INTERNAL) return rc;   /* an ended session: no key, no signing */
+    }
     return store_chat_members(s, j->user_id, chat_id, &j->members, &j->n_members);
 }
 
@@ -213,6 +222,10 @@ static void join_complete(req_job *j)
     if (p) {
         p->audio = q->audio && !q->presentation_of;
         p->video = q->video && !q->presentation_of;
+        if (j->gc_has_identity) {
+            memcpy(p->identity, j->gc_identity, GC_KEY_BYTES);
+            p->has_identity = 1;
+        }
         j->gc_call_id = call->id;
         j->gc_pid = p->id;
         ap.room = call->room;
@@ -397,6 +410,88 @@ static void keys_start(req_job *j)
     req_answer_now(j, fill_keys_sent);
 }
 
+/* ---- Sign (the call key, by the device identity key) --------------------------------------- */
+
+static Parley__ErrorCode sign_validate(req_job *j, const char **why)
+{
+    *why = "call_key_signature must be 64 bytes";
+    return j->frame->group_call_sign->call_key_signature.len == GC_SIG_BYTES ? OK : BAD;
+}
+
+static void put_be64(uint8_t *b, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8) b[i] = (uint8_t)v;
+}
+
+/* 0 when sig is p's identity key's signature of its call key in this call. */
+static int sign_verify(const gc_call *call, const gc_part *p, const uint8_t *sig)
+{
+    static const char domain[] = "parley-gc-callkey-v1";
+    uint8_t m[sizeof domain - 1 + 3 * 8 + GC_KEY_BYTES];
+    memcpy(m, domain, sizeof domain - 1);
+    put_be64(m + sizeof domain - 1, call->id);
+    put_be64(m + sizeof domain - 1 + 8, (uint64_t)p->user_id);
+    put_be64(m + sizeof domain - 1 + 16, (uint64_t)p->session_id);
+    memcpy(m + sizeof domain - 1 + 24, p->key, GC_KEY_BYTES);
+    return crypto_sign_verify_detached(sig, m, sizeof m, p->identity);
+}
+
+static void sign_start(req_job *j)
+{
+    const Parley__GroupCallSignRequest *q = j->frame->group_call_sign;
+    gc_call *call;
+    gc_part *p = own_part(j, q->call_id, q->participant_id, &call);
+    if (!p) return;
+    const uint8_t *sig = q->call_key_signature.data;
+    if (p->presentation_of) {
+        req_fail(j, BAD, "a presentation uses its owner's signed key", 0);
+    } else if (!p->has_identity) {
+        req_fail(j, PARLEY__ERROR_CODE__DEVICE_NOT_FOUND,
+                 "this device registered no identity key before joining", 0);
+    } else if (p->is_signed) {  /* once: the same signature again is a harmless retry */
+        if (sodium_memcmp(p->sig, sig, GC_SIG_BYTES) == 0) req_answer_now(j, fill_empty);
+        else req_fail(j, BAD, "the call key is already signed", 0);
+    } else if (sign_verify(call, p, sig) != 0) {
+        req_fail(j, BAD, "call_key_signature does not verify with this device's identity key", 0);
+    } else {
+        memcpy(p->sig, sig, GC_SIG_BYTES);
+        p->is_signed = 1;
+        groupcall_changed(j->srv, call, p);
+        req_answer_now(j, fill_empty);
+    }
+}
+
+/* ---- RegisterDeviceKey -------------------------------------------------------------------- */
+
+static Parley__ErrorCode devkey_validate(req_job *j, const char **why)
+{
+    *why = "identity_key must be 32 bytes";
+    return j->frame->register_device_key->identity_key.len == GC_KEY_BYTES ? OK : BAD;
+}
+
+static store_rc devkey_run(store *s, req_job *j)
+{
+    store_rc rc = store_device_key_set(s, j->session_id,
+                                       j->frame->register_device_key->identity_key.data);
+    if (rc == STORE_ERR_FORBIDDEN) {
+        j->err = PARLEY__ERROR_CODE__IDENTITY_KEY_CHANGED;
+        snprintf(j->err_msg, sizeof j->err_msg, "%s",
+                 "this device has another identity key; a new identity needs a new login");
+    }
+    return rc;
+}
+
+static void devkey_reply(req_job *j, Parley__Response *r, wire_arena *a)
+{
+    Parley__DeviceKeyRegistered *d = wire_alloc(a, sizeof *d);
+    if (!d) return;
+    parley__device_key_registered__init(d);
+    d->device_id = j->session_id;
+    d->user_id = j->user_id;
+    r->result_case = PARLEY__RESPONSE__RESULT_DEVICE_KEY_REGISTERED;
+    r->device_key_registered = d;
+}
+
 /* ---- Subscribe --------------------------------------------------------------------------- */
 
 /* The answers being collected. SFU answers come back in request order, so the n-th answer
@@ -562,6 +657,10 @@ static const req_handler h_reneg = { .validate = reneg_validate, .start = reneg_
 static const req_handler h_media = { .start = media_start };
 static const req_handler h_keys = { .validate = keys_validate, .start = keys_start };
 static const req_handler h_subscribe = { .start = req_groupcall_subscribe_start };
+static const req_handler h_sign = { .validate = sign_validate, .start = sign_start };
+static const req_handler h_devkey = {
+    .validate = devkey_validate, .run = devkey_run, .reply = devkey_reply,
+};
 
 const req_handler *req_groupcall_handler(Parley__ClientFrame__RequestCase kind)
 {
@@ -573,6 +672,8 @@ const req_handler *req_groupcall_handler(Parley__ClientFrame__RequestCase kind)
     case PARLEY__CLIENT_FRAME__REQUEST_GROUP_CALL_MEDIA: return &h_media;
     case PARLEY__CLIENT_FRAME__REQUEST_GROUP_CALL_KEYS: return &h_keys;
     case PARLEY__CLIENT_FRAME__REQUEST_GET_GROUP_CALL: return &h_get;
+    case PARLEY__CLIENT_FRAME__REQUEST_GROUP_CALL_SIGN: return &h_sign;
+    case PARLEY__CLIENT_FRAME__REQUEST_REGISTER_DEVICE_KEY: return &h_devkey;
     default: return NULL;
     }
 }

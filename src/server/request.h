@@ -111,6 +111,8 @@ struct req_job {
     uint64_t gc_call_id;
     uint32_t gc_pid;
     char *gc_answer;
+    uint8_t gc_identity[32];       /* the joining device's identity key, if gc_has_identity */
+    int gc_has_identity;
 };
 
 /* The handler of a request type, or NULL if this server does not know it. */

@@ -117,6 +117,14 @@ store_rc store_secret_ack(store *s, int64_t device, const uint64_t *ids, size_t 
  * batch that deleted any (as after acks). */
 store_rc store_secret_expire(store *s, int64_t before, size_t max, size_t *n_expired);
 
+/* A device's identity key: the one it registered (store_device_key_set) or, failing that,
+ * the one it published with its prekeys. *has = 0 when it has none; STORE_ERR_NO_SESSION
+ * when the device (session) does not exist. */
+store_rc store_device_key_get(store *s, int64_t device, uint8_t key[STORE_KEY_BYTES], int *has);
+/* Binds key to device once: the same key again is STORE_OK, another key (registered or
+ * published for secret chats) STORE_ERR_FORBIDDEN and changes nothing. */
+store_rc store_device_key_set(store *s, int64_t device, const uint8_t key[STORE_KEY_BYTES]);
+
 void store_devices_free(store_device *v, size_t n);
 void store_envelopes_free(store_envelope *v, size_t n);
 

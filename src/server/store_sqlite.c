@@ -60,7 +60,8 @@
  * right-most leaf without redistributing cells) and a same-size UPDATE is done in place.
  *
  * Secret chats (schema step 2): device_keys, one_time_prekeys, secret_inbox, secret_sent,
- * documented with their SQL in store_sqlite_secret.h.
+ * documented with their SQL in store_sqlite_secret.h. Step 7: sessions.identity_key, the
+ * identity key a device registered (RegisterDeviceKey), also there.
  *
  * Migrations: `migrations[]` is an ordered list; PRAGMA user_version counts the steps applied.
  * store_open applies the missing ones in one IMMEDIATE transaction, so a crash mid-way leaves
@@ -182,6 +183,8 @@ static const char *const migrations[] = {
     "CREATE TABLE invites("
     "  code_hash BLOB PRIMARY KEY NOT NULL,"
     "  created INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 7: a device's identity key without secret-chat prekeys (store_sqlite_secret.h) */
+    DEVICE_KEY_SCHEMA,
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

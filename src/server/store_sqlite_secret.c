@@ -146,6 +146,50 @@ store_rc store_prekey_status(store *s, int64_t device, uint32_t *remaining, int 
     return otk_count(s, device, remaining);
 }
 
+/* ---- a device's identity key (RegisterDeviceKey) ------------------------------------------- */
+
+store_rc store_device_key_get(store *s, int64_t device, uint8_t key[STORE_KEY_BYTES], int *has)
+{
+    *has = 0;
+    sqlite3_stmt *st = sq_get(s, Q_DK_GET);
+    if (!st) return STORE_ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, device);
+    int rc = sqlite3_step(st);
+    store_rc r = rc == SQLITE_DONE ? STORE_ERR_NO_SESSION : STORE_ERR_INTERNAL;
+    if (rc == SQLITE_ROW) {
+        r = STORE_OK;
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            if (blob_copy(st, 0, key, STORE_KEY_BYTES) == 0) *has = 1;
+            else r = STORE_ERR_INTERNAL;
+        }
+    }
+    sq_done(st);
+    return r;
+}
+
+static store_rc device_key_bind(store *s, int64_t device, const uint8_t key[STORE_KEY_BYTES])
+{
+    uint8_t have[STORE_KEY_BYTES];
+    int has;
+    store_rc r = store_device_key_get(s, device, have, &has);
+    if (r != STORE_OK) return r;
+    if (has) return sodium_memcmp(have, key, STORE_KEY_BYTES) == 0 ? STORE_OK : STORE_ERR_FORBIDDEN;
+    sqlite3_stmt *st = sq_get(s, Q_DK_SET);
+    if (!st) return STORE_ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, device);
+    sqlite3_bind_blob(st, 2, key, STORE_KEY_BYTES, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sq_done(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERR_INTERNAL;
+}
+
+store_rc store_device_key_set(store *s, int64_t device, const uint8_t key[STORE_KEY_BYTES])
+{
+    size_t mark;
+    if (mut_begin(s, NULL, &mark) != STORE_OK) return STORE_ERR_INTERNAL;
+    return mut_end(s, device_key_bind(s, device, key), NULL, mark);
+}
+
 /* ---- devices and bundles ------------------------------------------------------------------- */
 
 store_rc store_devices_list(store *s, int64_t user_id, store_device **out, size_t *n)

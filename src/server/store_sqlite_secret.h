@@ -20,6 +20,8 @@
  *       each send deletes up to 4 records older than that (index on date), so the table
  *       holds about one window of sends however long a device lives.
  * Step 5 adds two indexes and two columns of device_keys (SECRET_SCHEMA_5, below).
+ * Step 7 adds sessions.identity_key (DEVICE_KEY_SCHEMA, below): a device's identity key
+ * registered without secret-chat prekeys (browser devices, for signing group-call keys).
  * Ending a session (DELETE FROM sessions) removes that device's rows of all four tables by
  * trigger, so every path that ends a session does it in the same transaction.
  */
@@ -86,13 +88,21 @@
     "ALTER TABLE device_keys ADD COLUMN otk_hour INTEGER NOT NULL DEFAULT 0;" \
     "ALTER TABLE device_keys ADD COLUMN otk_given INTEGER NOT NULL DEFAULT 0;"
 
+/* Schema step 7: the identity key a device registered with RegisterDeviceKey (NULL: none).
+ * It lives on the session row, so it ends with the device like everything else. */
+#define DEVICE_KEY_SCHEMA "ALTER TABLE sessions ADD COLUMN identity_key BLOB;"
+
 #define SECRET_Q_ENUM \
+    Q_DK_GET, Q_DK_SET, \
     Q_SK_SESSION, Q_SK_GET, Q_SK_INSERT, Q_SK_SET_SPK, Q_OTK_COUNT, Q_OTK_INSERT, Q_OTK_TAKE, \
     Q_DEV_LIST, Q_DEV_GET, Q_DEV_NEWEST, Q_SENT_GET, Q_SENT_INSERT, Q_ENV_INSERT, Q_ENV_INBOX, \
     Q_ENV_ACK, Q_SENT_PRUNE, Q_ENV_SENDER, Q_ENV_EXPIRE, Q_OTK_GIVEN_GET, Q_OTK_GIVEN_SET
 
 /* Devices are always looked up through sessions: a session that ended is no device. */
 #define SECRET_Q_SQL \
+    [Q_DK_GET] = "SELECT coalesce(s.identity_key, k.identity_key) FROM sessions s" \
+                 " LEFT JOIN device_keys k ON k.session_id = s.id WHERE s.id = ?1", \
+    [Q_DK_SET] = "UPDATE sessions SET identity_key = ?2 WHERE id = ?1", \
     [Q_SK_SESSION] = "SELECT user_id FROM sessions WHERE id = ?1", \
     [Q_SK_GET] = "SELECT identity_key FROM device_keys WHERE session_id = ?1", \
     [Q_SK_INSERT] = "INSERT INTO device_keys(session_id, identity_key, spk_id, spk_public," \

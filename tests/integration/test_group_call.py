@@ -462,3 +462,49 @@ def test_removed_member_hears_nothing_more(srv):
         assert m.gc_events == [], [e.WhichOneof("kind") for e in m.gc_events]
         assert m.error("get_group_call", chat_id=chat) == "GROUP_CALL_NOT_FOUND"
     a.call("group_call_leave", call_id=cid, participant_id=ja.participant_id)
+
+
+def signed_msg(call_id, user_id, device_id, key):
+    return (b"parley-gc-callkey-v1" + call_id.to_bytes(8, "big") + user_id.to_bytes(8, "big") +
+            device_id.to_bytes(8, "big") + key)
+
+
+def test_device_key_and_signed_call_key(srv):
+    """RegisterDeviceKey binds a device's identity key once (a change is refused and changes
+    nothing); GroupCallSign takes only a signature of the participant's own call key, in this
+    call, by that key, and only then do others see the key and the signature."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    raw = lambda k: k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)  # noqa: E731
+    (a, b), chat = group(srv, 2)
+    ident, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    assert b.error("group_call_sign", call_id=1, participant_id=1,
+                   call_key_signature=b"x" * 63) == "BAD_REQUEST"
+    assert a.error("register_device_key", identity_key=b"x" * 31) == "BAD_REQUEST"
+    r = a.call("register_device_key", identity_key=raw(ident))
+    assert r.device_id == a.session_id and r.user_id == a.user.id
+    a.call("register_device_key", identity_key=raw(ident))           # the same again: fine
+    assert a.error("register_device_key", identity_key=raw(other)) == "IDENTITY_KEY_CHANGED"
+    ja, jb = join(a, chat), join(b, chat)                              # b has no identity key
+    cid, pa, pb_ = ja.state.call_id, ja.participant_id, jb.participant_id
+    assert not jb.state.participants[0].call_key_signature            # unsigned: nothing shown
+    good = ident.sign(signed_msg(cid, a.user.id, a.session_id, KEY))
+    v0 = state(b, chat).version
+    for sig in (other.sign(signed_msg(cid, a.user.id, a.session_id, KEY)),     # wrong key
+                ident.sign(signed_msg(cid + 1, a.user.id, a.session_id, KEY)),  # other call
+                ident.sign(signed_msg(cid, a.user.id, a.session_id, bytes(32)))):  # other key
+        assert a.error("group_call_sign", call_id=cid, participant_id=pa,
+                       call_key_signature=sig) == "BAD_REQUEST"
+    assert b.error("group_call_sign", call_id=cid, participant_id=pa,      # not b's participant
+                   call_key_signature=good) == "GROUP_CALL_NOT_FOUND"
+    assert b.error("group_call_sign", call_id=cid, participant_id=pb_,     # b registered none
+                   call_key_signature=good) == "DEVICE_NOT_FOUND"
+    assert state(b, chat).version == v0
+    a.call("group_call_sign", call_id=cid, participant_id=pa, call_key_signature=good)
+    e = b.wait_gc("changed", lambda e: e.changed.participant_id == pa)
+    assert e.changed.identity_key == raw(ident) and e.changed.call_key_signature == good
+    a.call("group_call_sign", call_id=cid, participant_id=pa, call_key_signature=good)  # retry
+    assert a.error("group_call_sign", call_id=cid, participant_id=pa, call_key_signature=ident.sign(
+        b"another message")) == "BAD_REQUEST"                         # once only
+    p = [p for p in state(b, chat).participants if p.participant_id == pa][0]
+    assert p.identity_key == raw(ident) and p.call_key_signature == good

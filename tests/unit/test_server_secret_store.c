@@ -5,7 +5,7 @@
  * device, envelopes (recipient checks, idempotency, caps, inbox order and paging, acks that
  * touch only the caller's inbox), what ending a session removes, the migration from a
  * schema-2 database, and that an envelope is never stored in plain and leaves the files
- * after ack + store_scrub.
+ * after ack + store_scrub; and a device's registered identity key (RegisterDeviceKey).
  */
 #include <dirent.h>
 #include <sqlite3.h>
@@ -97,6 +97,36 @@ TEST(publish_rules)
     CHECK_EQ_INT(publish(s, d, 1, 0, 100, STORE_SECRET_MAX_OTK - 3), STORE_OK);
     CHECK_EQ_INT(remaining(s, d), STORE_SECRET_MAX_OTK);
     CHECK_EQ_INT(publish(s, 9999, 1, 1, 1, 1), STORE_ERR_NO_SESSION);
+    store_close(s);
+    tmp_remove(dir);
+}
+
+/* RegisterDeviceKey's store side: bound once, the same key again is fine, another is
+ * refused and changes nothing; a device that published secret-chat keys has that identity,
+ * and another one is refused there too. */
+TEST(device_identity_key)
+{
+    char *dir = tmp_make();
+    store *s = open_in(dir);
+    int64_t u = 0;
+    int64_t d = mkdevice(s, "alice", &u, 10), e = mkdevice(s, "alice", &u, 10);
+    uint8_t k1[STORE_KEY_BYTES], k2[STORE_KEY_BYTES], got[STORE_KEY_BYTES];
+    fill(k1, sizeof k1, 1);
+    fill(k2, sizeof k2, 2);
+    int has = 9;
+    CHECK_EQ_INT(store_device_key_get(s, d, got, &has), STORE_OK);
+    CHECK_EQ_INT(has, 0);
+    CHECK_EQ_INT(store_device_key_set(s, d, k1), STORE_OK);
+    CHECK_EQ_INT(store_device_key_set(s, d, k1), STORE_OK);
+    CHECK_EQ_INT(store_device_key_set(s, d, k2), STORE_ERR_FORBIDDEN);
+    CHECK_EQ_INT(store_device_key_get(s, d, got, &has), STORE_OK);
+    CHECK(has == 1 && memcmp(got, k1, sizeof k1) == 0);
+    CHECK_EQ_INT(publish(s, e, 1, 1, 1, 0), STORE_OK);   /* identity fill(.., 1) = k1 */
+    CHECK_EQ_INT(store_device_key_get(s, e, got, &has), STORE_OK);
+    CHECK(has == 1 && memcmp(got, k1, sizeof k1) == 0);
+    CHECK_EQ_INT(store_device_key_set(s, e, k2), STORE_ERR_FORBIDDEN);
+    CHECK_EQ_INT(store_device_key_set(s, 9999, k1), STORE_ERR_NO_SESSION);
+    CHECK_EQ_INT(store_device_key_get(s, 9999, got, &has), STORE_ERR_NO_SESSION);
     store_close(s);
     tmp_remove(dir);
 }
@@ -488,6 +518,7 @@ TEST(migrates_a_schema_2_database)
     sqlite3 *db;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_exec(db,
+                              "ALTER TABLE sessions DROP COLUMN identity_key;"  /* 7 */
                               "DROP TABLE invites;"      /* migration 6 */
                               "DROP TRIGGER sessions_secret_gone; DROP TRIGGER secret_inbox_gone;"
                               "DROP TRIGGER secret_inbox_added; DROP TABLE secret_sent;"
@@ -509,6 +540,7 @@ TEST(migrates_a_schema_2_database)
 int main(void)
 {
     RUN(publish_rules);
+    RUN(device_identity_key);
     RUN(bundles_and_devices);
     RUN(envelopes);
     RUN(sender_share_of_an_inbox);

@@ -195,8 +195,8 @@ TEST(open_migrate_reopen)
     CHECK_EQ_INT(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
     /* 2: pts from the log, 3: secret chats, 4: call settings, 5: secret-chat limits,
-     * 6: invite codes */
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 6);
+     * 6: invite codes, 7: sessions.identity_key */
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 7);
     sqlite3_finalize(st);
     sqlite3_close(db);
 
@@ -247,8 +247,9 @@ TEST(migration_2_positions_continue)
     CHECK_EQ_INT(sqlite3_exec(db, "ALTER TABLE users ADD COLUMN pts INTEGER NOT NULL DEFAULT 0;"
                               "UPDATE users SET pts = (SELECT max(pts) FROM updates"
                               " WHERE account_id = users.id);"
-                              /* and without migrations 3-6 (secret chats, calls,
-                               * secret-chat limits, invites) */
+                              /* and without migrations 3-7 (secret chats, calls,
+                               * secret-chat limits, invites, device identity keys) */
+                              "ALTER TABLE sessions DROP COLUMN identity_key;"
                               "DROP TABLE invites;"
                               "DROP TRIGGER sessions_secret_gone; DROP TRIGGER secret_inbox_gone;"
                               "DROP TRIGGER secret_inbox_added; DROP TABLE secret_sent;"

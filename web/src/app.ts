@@ -124,7 +124,7 @@ export class App {
     this.state.on((what, k) => this.onChange(what, k));
     this.calls = new Calls(this.client);
     new CallScreen(this.calls);
-    this.groupCalls = new GroupCalls(this.client);
+    this.groupCalls = new GroupCalls(this.client, () => this.state.me?.id ?? 0n);
     new GroupCallScreen(this.groupCalls);
     this.groupCalls.onRunning = () => this.renderHead();
   }

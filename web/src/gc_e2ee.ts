@@ -16,6 +16,9 @@
 // APPLY_DELAY ms after sending it, so receivers have it first; receivers keep older epochs.
 // The membership emoji: SHA-256("parley-gc-members-v1" || call_id || for each participant by
 // id: id(4) || user(8) || public key(32)), its first 4 bytes indexing the 256-emoji table.
+// They are an aid (who is in the call), not the security check: 32 bits can be matched by a
+// server that tries keys. The members given here are only those whose signed call keys the
+// caller trusts (groupcall.ts), and only they get keys.
 //
 // Ownership: a CallE2EE owns its key pair, the keys it knows and its transform workers
 // (close() stops them).
@@ -87,6 +90,7 @@ export class CallE2EE {
   private early: { from: number; epoch: number; sealed: Uint8Array }[] = [];
   private keysOpened = 0;
   private keysRefused = 0;
+  private sealedTo = new Map<number, number>();   // participant id -> keys sealed to it
 
   private constructor(private keyPair: CryptoKeyPair, readonly publicKey: Uint8Array,
                       private applyDelayMs: number) {}
@@ -263,7 +267,9 @@ export class CallE2EE {
     const keys = [];
     for (const id of to) {
       const m = this.members.find((x) => x.participantId === id);
-      if (m) keys.push({ to: id, sealed: await this.seal(m) });
+      if (!m) continue;
+      keys.push({ to: id, sealed: await this.seal(m) });
+      this.sealedTo.set(id, (this.sealedTo.get(id) ?? 0) + 1);
     }
     return keys.length ? { epoch: this.own.epoch, keys } : null;
   }
@@ -285,6 +291,9 @@ export class CallE2EE {
     }
     return s;
   }
+
+  // TEST HOOK: how many keys this participant sealed to participant `id`.
+  debugSealedTo(id: number): number { return this.sealedTo.get(id) ?? 0; }
 
   // TEST HOOK: every key this participant received is replaced by random bytes.
   debugCorruptKeys(): void {

@@ -12,6 +12,13 @@
 // worker (gc_e2ee.ts); parleyd relays the sealed keys. The transforms are attached before the
 // answer is applied, so no frame ever leaves unencrypted.
 //
+// Keys go only to participants we trust: after joining, each device signs its call key with
+// its identity key (device_identity.ts; GroupCallSign), and we check every other
+// participant's signature and its identity key against our pin for that (user, device). A
+// participant without a valid signature ("pending", "bad") or whose device key changed since
+// we pinned it ("changed") is shown as such, gets no key from us, and its keys to us are held
+// back (CallE2EE keeps them until the sender is a member), so its media is not decrypted.
+//
 // Noise suppression is switched on the audio sender with replaceTrack (no renegotiation; the
 // SFrame transform sits on the sender, so the denoised track is encrypted like the mic).
 //
@@ -20,6 +27,7 @@
 import { type GroupCallEvent, type GroupCallParticipant, type GroupCallState } from "./gen/parley_pb";
 import { type Client } from "./client";
 import { CallE2EE, PC_CONFIG, type Member } from "./gc_e2ee";
+import { DeviceIdentity, Pins, safetyNumber, signedMessage, verifySignature } from "./device_identity";
 import { Denoiser } from "./noise";
 
 // "browser": the browser's own noise suppression; "rnnoise": RNNoise in an AudioWorklet
@@ -41,6 +49,21 @@ export interface Tile {
 
 export interface GroupCallView { show(c: GroupCall | null): void; }
 
+// How far a participant's call key is trusted: "self"; "pending" (not signed yet); "bad"
+// (the signature does not verify); "changed" (signed by another identity key than the one
+// pinned for that device); "pinned" (the pinned key, or first seen and pinned now);
+// "verified" (the pinned key, and the user compared its safety number).
+export type Trust = "self" | "pending" | "bad" | "changed" | "pinned" | "verified";
+export const TRUSTED: ReadonlySet<Trust> = new Set(["self", "pinned", "verified"]);
+export interface TrustInfo { trust: Trust; of: string; safetyNumber: string; }
+
+// Everything a participant's trust depends on: a change of any of it (the server could push
+// the same signature with another call key later) is checked again.
+function trustInputs(p: GroupCallParticipant): string {
+  const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${p.user?.id ?? 0n}:${p.deviceId}:${hex(p.callKey)}:${hex(p.identityKey)}:${hex(p.callKeySignature)}`;
+}
+
 const SPARE_SLOTS = 2;
 const MAX_SLOTS = 31;         // 2 sending + 62 m-lines at most at the SFU
 
@@ -60,6 +83,11 @@ export class GroupCall {
   sharing = false;
   emoji: string[] = [];
   ended = "";
+  identity: DeviceIdentity | null = null;
+  identityError = "";                    // why this device's call key is not signed
+  selfNumber = "";                       // this device's safety number
+  trust = new Map<number, TrustInfo>();  // by participant id (owners; presentations follow)
+  private pins: Pins;
   pc: RTCPeerConnection | null = null;
   local: MediaStream | null = null;
   e2ee: CallE2EE | null = null;
@@ -76,7 +104,9 @@ export class GroupCall {
   private noiseSeq = 0;                  // the latest setNoise; an older one that finishes late yields
 
   constructor(private client: Client, public chatId: bigint, public title: string,
-              private changed: () => void) {}
+              private changed: () => void, private userId: bigint) {
+    this.pins = new Pins(userId);
+  }
 
   private async req<T>(c: string, value: object): Promise<T> {
     const r = await this.client.call({ case: c, value } as never, { retry: false });
@@ -85,6 +115,13 @@ export class GroupCall {
 
   async join(video: boolean): Promise<void> {
     this.e2ee = await CallE2EE.create();
+    try {
+      this.identity = await DeviceIdentity.load(this.client, this.userId);
+      this.selfNumber = await safetyNumber(this.identity.userId, this.identity.deviceId, this.identity.publicKey);
+    } catch (e) {
+      this.identityError = `This device's identity key is not available (${(e as Error).message}); ` +
+        "others will show you as unverified. Logging in again makes a new one.";
+    }
     this.local = await navigator.mediaDevices.getUserMedia({
       audio: { noiseSuppression: true, echoCancellation: true, autoGainControl: true },
       video: video ? { width: 1280, height: 720 } : false,
@@ -116,10 +153,61 @@ export class GroupCall {
     this.me = j.participantId;
     this.callId = j.state.callId;
     this.e2ee.setSelf(this.me, this.callId);
+    await this.signCallKey();
     this.e2ee.encryptSender(at.sender, this.me, "audio");
     this.e2ee.encryptSender(vt.sender, this.me, "video");
     await pc.setRemoteDescription({ type: "answer", sdp: j.answerSdp });
     await this.applyState(j.state);
+  }
+
+  // Signs our call key for this call (GroupCallSign), so that others can check it.
+  private async signCallKey(): Promise<void> {
+    const id = this.identity;
+    if (!id || !this.e2ee) return;
+    try {
+      const sig = await id.sign(signedMessage(this.callId, id.userId, id.deviceId, this.e2ee.publicKey));
+      await this.req("groupCallSign", { callId: this.callId, participantId: this.me, callKeySignature: sig });
+    } catch (e) {
+      this.identityError = `Could not sign this call's key (${(e as Error).message}).`;
+    }
+  }
+
+  // The trust of each participant (cached while its user, device, keys and signature stay).
+  private async checkTrust(): Promise<void> {
+    for (const id of [...this.trust.keys()]) if (!this.parts.has(id)) this.trust.delete(id);
+    for (const p of this.parts.values()) {
+      if (p.presentationOf) continue;
+      if (this.trust.get(p.participantId)?.of === trustInputs(p)) continue;
+      this.trust.set(p.participantId, await this.trustOf(p));
+    }
+  }
+
+  private async trustOf(p: GroupCallParticipant): Promise<TrustInfo> {
+    const sig = p.callKeySignature, user = p.user?.id ?? 0n;
+    const info: TrustInfo = { trust: "pending", of: trustInputs(p), safetyNumber: "" };
+    if (p.participantId === this.me) return { ...info, trust: "self", safetyNumber: this.selfNumber };
+    if (!sig.length) return info;
+    if (!await verifySignature(p.identityKey, sig, signedMessage(this.callId, user, p.deviceId, p.callKey)))
+      return { ...info, trust: "bad" };
+    info.safetyNumber = await safetyNumber(user, p.deviceId, p.identityKey);
+    const c = await this.pins.check(user, p.deviceId, p.identityKey);
+    info.trust = c === "new" ? "pinned" : c;
+    return info;
+  }
+
+  trustOfPart(id: number): Trust {
+    const p = this.parts.get(id);
+    return this.trust.get(p?.presentationOf || id)?.trust ?? "pending";
+  }
+
+  // The user compared the safety number (or accepts a changed key): pinned as verified (or
+  // the new key pinned), then keys follow.
+  async setVerified(id: number, accept = false): Promise<void> {
+    const p = this.parts.get(id);
+    if (!p?.user || !p.identityKey.length) return;
+    await this.pins.set(p.user.id, p.deviceId, { key: p.identityKey, verified: !accept });
+    this.trust.delete(id);
+    await this.membersChanged();
   }
 
   private preferCodecs(t: RTCRtpTransceiver, kind: "audio" | "video"): void {
@@ -152,7 +240,9 @@ export class GroupCall {
   // Keys, emoji, tiles and subscriptions follow the membership.
   private async membersChanged(): Promise<void> {
     if (!this.e2ee) return;
-    const batch = await this.e2ee.setMembers([...this.parts.values()].map(member));
+    await this.checkTrust();
+    const trusted = [...this.parts.values()].filter((p) => TRUSTED.has(this.trustOfPart(p.participantId)));
+    const batch = await this.e2ee.setMembers(trusted.map(member));
     if (batch) {
       for (let i = 0; i < batch.keys.length; i += 500)
         await this.req("groupCallKeys", { callId: this.callId, participantId: this.me, epoch: batch.epoch,
@@ -334,11 +424,12 @@ export class GroupCalls {
   onRunning: () => void = () => {};
   private timer: number | undefined;
 
-  constructor(private client: Client) {}
+  constructor(private client: Client, private me: () => bigint) {}
 
   async join(chatId: bigint, title: string, video = true): Promise<void> {
     if (this.current) return;
-    const c = this.current = new GroupCall(this.client, chatId, title, () => this.view?.show(this.current));
+    const c = this.current = new GroupCall(this.client, chatId, title, () => this.view?.show(this.current),
+      this.me());
     // TEST HOOK: the browser tests reach the call (e.g. to corrupt its keys) through this.
     (window as unknown as { __parleyGroupCall: GroupCall }).__parleyGroupCall = c;
     try {

@@ -4,6 +4,12 @@
 // and the controls (mute, camera, screen share, raise hand, noise suppression, leave).
 // Layout is CSS (groupcall.css): a side list on desktop, below the grid on tablets.
 //
+// Trust (docs/GROUP_CALLS.md, section 2): each list entry says whether that participant's
+// signed call key is verified, pinned, changed, unverified or not signed yet (data-trust);
+// clicking it shows the device's 128-bit safety number, to compare with the number the other
+// person's screen shows under "Your device", and "Mark as verified" / "Accept new key". The
+// emoji are labelled as a membership aid, not the security check.
+//
 // Tiles are kept across renders (a video element keeps playing); each tile reports the
 // frames its video decoded and the audio bytes received as data- attributes, and the screen
 // the E2EE counters and key epoch, so the browser tests read what the user sees.
@@ -12,14 +18,33 @@
 // no part of which is in view (IntersectionObserver), or whose camera is off, is subscribed
 // audio only (height 0), which frees its video slot at the SFU; the others at the height they
 // are drawn, measured again when the grid is resized.
-import { type GroupCall, type GroupCalls, type NoiseMode, type Tile } from "./groupcall";
+import { type GroupCall, type GroupCalls, type NoiseMode, type Tile, type Trust } from "./groupcall";
 import { append, clear, h } from "./dom";
+
+const TRUST_LABEL: Record<Trust, string> = {
+  self: "", pending: " ⏳ not signed yet", bad: " ✖ unverified", changed: " ⚠ safety number changed",
+  pinned: " • key pinned", verified: " ✔ verified",
+};
+const TRUST_TEXT: Record<Trust, string> = {
+  self: "",
+  pending: "This device has not signed its call key yet: it gets no keys from you until it does.",
+  bad: "This device's call key is not signed by its identity key. It gets no keys from you and " +
+    "you do not decrypt what it sends: someone (the server?) may have swapped its key.",
+  changed: "This device's identity key is not the one you saw before. It gets no keys from you " +
+    "until you compare the safety number again and accept the new key.",
+  pinned: "Its signed call key matches the identity key first seen for this device. Compare " +
+    "the safety number to be sure nobody swapped it the first time.",
+  verified: "You compared this device's safety number: its call key is checked automatically.",
+};
 
 export class GroupCallScreen {
   private el: HTMLElement;
   private grid: HTMLElement;
   private list: HTMLElement;
   private emoji: HTMLElement;
+  private identity: HTMLElement;
+  private details: HTMLElement;
+  private detailId = 0;                          // the participant whose details are open
   private title: HTMLElement;
   private controls: HTMLElement;
   private tiles = new Map<number, { el: HTMLElement; video: HTMLVideoElement; audio: HTMLAudioElement;
@@ -33,6 +58,8 @@ export class GroupCallScreen {
     this.grid = h("div", { class: "gc-grid", role: "list", "aria-label": "Participants' videos" });
     this.list = h("ul", { class: "gc-list", "aria-label": "Participants" });
     this.emoji = h("p", { class: "gc-emoji", "aria-label": "Membership emoji" });
+    this.identity = h("p", { class: "gc-identity" });
+    this.details = h("div", { class: "gc-details", "aria-label": "Participant details" });
     this.title = h("h2", { class: "gc-title" });
     this.controls = h("div", { class: "gc-controls" });
     this.selfView = h("video", { class: "gc-self", autoplay: true, playsinline: true, muted: true,
@@ -40,7 +67,9 @@ export class GroupCallScreen {
     this.selfView.muted = true;
     this.el = h("section", { class: "groupcall hidden", role: "dialog", "aria-label": "Group call" },
       h("div", { class: "gc-main" }, this.title, this.grid, this.selfView, this.controls),
-      h("aside", { class: "gc-side" }, this.emoji, this.list));
+      h("aside", { class: "gc-side" }, this.identity,
+        h("p", { class: "gc-emoji-note" }, "Who is in the call (an aid, not a security check):"),
+        this.emoji, this.list, this.details));
     document.body.appendChild(this.el);
     calls.view = this;
     this.seen = new IntersectionObserver((entries) => {
@@ -64,6 +93,9 @@ export class GroupCallScreen {
     d.epoch = String(c.e2ee?.epoch ?? 0);
     this.title.textContent = c.ended || `${c.title}: ${c.parts.size} in the call`;
     this.emoji.textContent = c.emoji.join(" ");
+    this.identity.textContent = c.identityError ||
+      (c.selfNumber ? `Your device's safety number: ${c.selfNumber}` : "");
+    this.identity.dataset.number = c.selfNumber;
     if (this.selfView.srcObject !== c.local) this.selfView.srcObject = c.local;
     const presenting = [...c.tiles.values()].some((t) => t.presentation);
     this.el.classList.toggle("presenting", presenting);
@@ -139,16 +171,40 @@ export class GroupCallScreen {
     v.el.dataset.muted = t.audio ? "0" : "1";
     v.el.dataset.hand = t.hand ? "1" : "0";
     v.el.dataset.shown = t.track ? "1" : "0";
+    v.el.dataset.trust = c.trustOfPart(t.id);
   }
 
   private renderList(c: GroupCall): void {
     clear(this.list);
     for (const p of c.parts.values()) {
       if (p.presentationOf) continue;
-      append(this.list, h("li", { "data-id": String(p.participantId) },
-        (p.user?.username ?? "?") + (p.participantId === c.me ? " (you)" : ""),
-        p.audio ? "" : " 🔇", p.handRaised ? " ✋" : ""));
+      const trust = c.trustOfPart(p.participantId);
+      append(this.list, h("li", { "data-id": String(p.participantId), "data-trust": trust,
+        "data-name": p.user?.username ?? "?", tabindex: "0", role: "button",
+        onclick: () => { this.detailId = p.participantId; this.show(c); } },
+      (p.user?.username ?? "?") + (p.participantId === c.me ? " (you)" : ""),
+      p.audio ? "" : " 🔇", p.handRaised ? " ✋" : "", TRUST_LABEL[trust]));
     }
+    this.renderDetails(c);
+  }
+
+  // One participant's device: its safety number and what the user can do about it.
+  private renderDetails(c: GroupCall): void {
+    clear(this.details);
+    const p = c.parts.get(this.detailId);
+    const info = c.trust.get(this.detailId);
+    if (!p || !info || p.participantId === c.me) return;
+    const act = (accept: boolean) => () => { void c.setVerified(p.participantId, accept).catch(() => {}); };
+    append(this.details,
+      h("h3", {}, p.user?.username ?? "?"),
+      h("p", {}, TRUST_TEXT[info.trust]),
+      info.safetyNumber ? h("p", { class: "gc-number", "data-number": info.safetyNumber },
+        `Safety number of this device: ${info.safetyNumber}`) : "",
+      info.safetyNumber ? h("p", {}, "Compare it with the number their screen shows as \"Your device's " +
+        "safety number\", in person or on a channel you trust. The emoji are not enough.") : "",
+      info.trust === "pinned" ? h("button", { onclick: act(false) }, "Mark as verified") : "",
+      info.trust === "changed" ? h("button", { onclick: act(true) }, "Accept new key") : "",
+      h("button", { onclick: () => { this.detailId = 0; this.show(c); } }, "Close details"));
   }
 
   private renderControls(c: GroupCall): void {

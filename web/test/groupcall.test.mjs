@@ -59,6 +59,9 @@ function defineTests() {
   const screen = (page) => page.locator("section.groupcall");
   const attr = async (loc, name) => Number(await loc.getAttribute(`data-${name}`));
   const tile = (page, name) => screen(page).locator(`.gc-tile[data-name='${name}']`);
+  const entry = (page, name) => screen(page).locator(`.gc-list li[data-name='${name}']`);
+  const trusts = (page, name, trust) => entry(page, name).and(page.locator(`[data-trust='${trust}']`))
+    .waitFor({ timeout: 20000 });
 
   // Three people and a group of all of them; each has the group open.
   async function crew(count = 3, srv = server) {
@@ -123,6 +126,8 @@ function defineTests() {
     for (const p of people) await join(p);
     for (const p of people)
       for (const q of people) if (p !== q) await sees(p.page, q.name, `${p.name}-${q.name}`);
+    // every call key was signed by its device and checked: first sight pins each device's key
+    for (const p of people) for (const q of people) if (p !== q) await trusts(p.page, q.name, "pinned");
     const e1 = await sameEmoji(people);
     assert.equal([...e1.replace(/ /g, "")].length, 4);
     for (const p of people) {
@@ -181,6 +186,54 @@ function defineTests() {
     // the chat's history says who opened the call (C, back in the chat, reads it)
     await C.page.locator(".msg").getByText(`${A.name} started a group call`).waitFor({ timeout: 10000 });
     for (const p of people) await p.ctx.close();
+  });
+
+  // A key-substituting server, played by tampering with B's view: while window.__swap is set,
+  // every other participant's call key is replaced before B sees it. The signature no longer
+  // matches, so B shows A as unverified and seals nothing to it; A, whose view is intact,
+  // trusts B and sends it its key. When the swapping stops A checks out and gets B's key; a
+  // later swap under A's (valid, unchanged) signature is caught again.
+  test("a swapped call key fails its signature: no keys to it, shown unverified", { timeout: 120000 }, async () => {
+    const [A, B] = await crew(2);
+    await join(B);
+    await B.page.evaluate(() => {
+      const c = window.__parleyGroupCall, orig = c.onEvent.bind(c);
+      window.__swap = true;
+      c.onEvent = (ev) => {
+        const v = ev.kind.value;
+        if (window.__swap && (ev.kind.case === "joined" || ev.kind.case === "changed") && v.participantId !== c.me)
+          v.callKey = crypto.getRandomValues(new Uint8Array(32));
+        return orig(ev);
+      };
+    });
+    await join(A);
+    await trusts(B.page, A.name, "bad");
+    await trusts(A.page, B.name, "pinned");
+    assert.equal(await tile(B.page, A.name).getAttribute("data-trust"), "bad");
+    const idOf = async (page, name) => Number(await entry(page, name).getAttribute("data-id"));
+    const [aId, bId] = [await idOf(B.page, A.name), await idOf(A.page, B.name)];
+    const sealed = (page, id) => page.evaluate((i) => window.__parleyGroupCall.e2ee.debugSealedTo(i), id);
+    await A.page.waitForFunction((i) => window.__parleyGroupCall.e2ee.debugSealedTo(i) > 0, bId);
+    assert.equal(await sealed(B.page, aId), 0, "B sealed no key to the participant whose signature failed");
+    await B.page.evaluate(() => { window.__swap = false; });
+    await screen(A.page).getByRole("button", { name: "Mute" }).click();   // pushes A again
+    await trusts(B.page, A.name, "pinned");
+    await B.page.waitForFunction((i) => window.__parleyGroupCall.e2ee.debugSealedTo(i) > 0, aId);
+    const n = await sealed(B.page, aId);
+    await B.page.evaluate(() => { window.__swap = true; });
+    await screen(A.page).getByRole("button", { name: "Unmute" }).click();
+    await trusts(B.page, A.name, "bad");
+    assert.equal(await sealed(B.page, aId), n, "no key to a key swapped under a valid signature");
+    // The 128-bit comparison: A reads B's device safety number in B's details; it is the one
+    // B's own screen shows; marking it verified makes B's key checked automatically.
+    await entry(A.page, B.name).click();
+    const seen = await screen(A.page).locator(".gc-number").getAttribute("data-number");
+    const own = await screen(B.page).locator(".gc-identity").getAttribute("data-number");
+    assert.match(seen, /^(\d{5} ){7}\d{5}$/);
+    assert.equal(seen, own);
+    await screen(A.page).getByRole("button", { name: "Mark as verified" }).click();
+    await trusts(A.page, B.name, "verified");
+    for (const p of [A, B]) await p.ctx.close();
   });
 
   test("a participant with wrong keys decodes nothing; screen sharing reaches everyone", { timeout: 240000 }, async () => {
