@@ -13,9 +13,10 @@
  * COMMIT appends each page it changed, whole, to the WAL, and a send changes about seven
  * (the message and key table tails, the chat's two index leaves, two update-log leaves, the
  * chat row) to add a few hundred bytes. With SQLite's default 4 KiB pages a 1,500/s load
- * wrote 40 MB/s of WAL, and on this machine's disk the fsyncs slowed to 100 ms after about
- * 12 minutes of that (docs/BENCHMARKS.md, "Held rate"). 1 KiB pages write a third as many
- * bytes per send (more frames, each a quarter of the size) and cost less CPU per send in the
+ * wrote 40 MB/s of WAL, and on the development machine's disk the longest fsync of each
+ * minute went from ~20-30 ms to ~100 ms after about 12 minutes of that (docs/BENCHMARKS.md,
+ * "Held rate"). 1 KiB pages write a third as many bytes per send (more frames, each a
+ * quarter of the size; a 20-minute run had no such step) and cost less CPU per send in the
  * store's own benchmark; the trees are a level deeper, which the page cache hides.
  *
  * Tables (schema version 2):
