@@ -20,19 +20,13 @@
 // Ownership: a DeviceIdentity holds its CryptoKey; the IndexedDB connection is opened per
 // operation and closed again.
 import { type Client } from "./client";
+import { cat, u64 } from "./gc_e2ee";
 
 const DB = "parley-device";
 const KEYS = "identity";
 const PINS = "pins";
 const enc = new TextEncoder();
 
-function u64(v: bigint): Uint8Array { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, v); return b; }
-function cat(...p: Uint8Array[]): Uint8Array {
-  const o = new Uint8Array(p.reduce((n, x) => n + x.length, 0));
-  let off = 0;
-  for (const x of p) { o.set(x, off); off += x.length; }
-  return o;
-}
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }

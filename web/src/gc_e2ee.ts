@@ -40,8 +40,8 @@ const enc = new TextEncoder();
 const KEEP_EPOCHS = 4;
 
 function u32(v: number): Uint8Array { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v); return b; }
-function u64(v: bigint): Uint8Array { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, v); return b; }
-function cat(...p: Uint8Array[]): Uint8Array {
+export function u64(v: bigint): Uint8Array { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, v); return b; }
+export function cat(...p: Uint8Array[]): Uint8Array {
   const o = new Uint8Array(p.reduce((n, x) => n + x.length, 0));
   let off = 0;
   for (const x of p) { o.set(x, off); off += x.length; }
