@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
 import socket
@@ -350,3 +351,25 @@ def cli_factory():
     yield make
     for b in bases:
         shutil.rmtree(b, ignore_errors=True)
+
+
+def read_json_until(p, cond, timeout, what="a matching line"):
+    """The first JSON line on the stdout of process p (a `parley ... --follow` or other
+    line-per-event CLI) for which cond(o) holds, waiting up to timeout seconds (a liveness
+    guard only). Fails with what it saw, and p's stderr if it has ended."""
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+            continue
+        line = p.stdout.readline()
+        if not line:
+            break
+        o = json.loads(line)
+        seen.append(o)
+        if cond(o):
+            return o
+    raise AssertionError(f"no {what}; saw {seen}; "
+                         f"stderr: {p.stderr.read() if p.poll() is not None else ''}")

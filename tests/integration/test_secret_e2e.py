@@ -5,9 +5,7 @@ self-destruct timer; a peer identity key change refused until accepted; bad inpu
 ids, a closed chat, tampered / replayed / garbage envelopes injected over the raw protocol)
 rejected with the session still working afterwards; a live push reaching `receive --follow`; the sealed
 local store refusing moved values and a wrong secret.key."""
-import json
 import secrets
-import selectors
 import sqlite3
 import subprocess
 import time
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import wire
-from conftest import PARLEY, Cli
+from conftest import PARLEY, Cli, read_json_until
 
 
 def profile_files(cli, name):
@@ -307,7 +305,8 @@ def test_live_push_reaches_receive_follow(devices):
         time.sleep(1.0)                        # connected and caught up
         marker = "live-" + secrets.token_hex(6)
         cli.ok("alice", "secret", "send", chat, marker)
-        got = read_json_until(p, lambda o: o.get("text") == marker, 20)
+        got = read_json_until(p, lambda o: o.get("text") == marker, 20,
+                              what="matching line from receive --follow")
         assert got["secret"] is True and got["secret_chat"] == chat and got["from"] == a
     finally:
         p.terminate()
@@ -343,22 +342,6 @@ def test_sealed_store_rejects_tampering(devices):
     assert r.rc == 1 and r.err_json()["code"] == "PROFILE", r
     key.write_bytes(good)
     assert len(cli.ok("alice", "secret", "history", chat).json) == 2
-
-
-def read_json_until(p, cond, timeout):
-    sel = selectors.DefaultSelector()
-    sel.register(p.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-            continue
-        line = p.stdout.readline()
-        if not line:
-            break
-        o = json.loads(line)
-        if cond(o):
-            return o
-    raise AssertionError("no matching line from receive --follow")
 
 
 def test_logout_wipes_the_devices_secret_chats(devices):

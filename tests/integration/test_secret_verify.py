@@ -7,18 +7,13 @@ cancels on both and marks nothing. The verification messages travel inside the c
 Double Ratchet, so the server only relays envelopes.
 The crypto itself (commitment, tampered reveal, substituted keys) is tested in
 tests/unit/test_lib_sc_sas.c."""
-import json
 import secrets
-import selectors
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
-import pytest
-
 import wire
-from conftest import ALARMING, PARLEY
+from conftest import ALARMING, PARLEY, read_json_until
 
 
 def setup_chat(cli):
@@ -42,27 +37,22 @@ def spawn(cli, name, *args):
 
 def sas_until(p, states, timeout=30):
     """The first {"type":"sas"} line of p whose state is in states (liveness guard only)."""
-    sel = selectors.DefaultSelector()
-    sel.register(p.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-            continue
-        line = p.stdout.readline()
-        if not line:
-            break
-        o = json.loads(line)
-        seen.append(o)
-        if o.get("type") == "sas" and o["state"] in states:
-            return o
-    raise AssertionError(f"no sas line in {states}; saw {seen}; "
-                         f"stderr: {p.stderr.read() if p.poll() is not None else ''}")
+    return read_json_until(p, lambda o: o.get("type") == "sas" and o["state"] in states,
+                           timeout, what=f"sas line in {states}")
 
 
 def answer(p, text):
     p.stdin.write(text + "\n")
     p.stdin.flush()
+
+
+def kill_all(*ps):
+    """Kills whichever of the CLI processes ps (None: never started) still run (a failed
+    test's clean-up)."""
+    for p in ps:
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def finish(p):
@@ -100,10 +90,7 @@ def test_full_verification_marks_both_verified(cli):
         assert sas_until(pb, {"done", "cancelled"})["state"] == "done"
         assert finish(pa)[0] == 0 and finish(pb)[0] == 0
     finally:
-        for p in (pa, pb):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(pa, pb)
     assert verified(cli, "alice") and verified(cli, "bob")
     # The chat still works both ways after the run.
     cli.ok("alice", "secret", "send", chat, "after verify")
@@ -130,10 +117,7 @@ def test_no_match_cancels_both_and_marks_nothing(cli):
         assert rc_a == 1 and rc_b == 1
         assert "VERIFICATION_CANCELLED" in err_a and "nothing marked" in err_b
     finally:
-        for p in (pa, pb):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(pa, pb)
     assert not verified(cli, "alice") and not verified(cli, "bob")
     # A later run starts cleanly and can still succeed.
     pa = spawn(cli, "alice", "secret", "verify", chat, "--start", "--timeout", "60")
@@ -145,10 +129,7 @@ def test_no_match_cancels_both_and_marks_nothing(cli):
         answer(pb, "match")
         assert finish(pa)[0] == 0 and finish(pb)[0] == 0
     finally:
-        for p in (pa, pb):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(pa, pb)
     assert verified(cli, "alice") and verified(cli, "bob")
 
 
@@ -197,10 +178,7 @@ def test_request_fetched_by_receive_is_accepted_later(cli):
         answer(pa, "match")
         assert finish(pa)[0] == 0 and finish(pb)[0] == 0
     finally:
-        for p in (pa, pb):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(pa, pb)
     assert verified(cli, "alice") and verified(cli, "bob")
     assert remembered_request(cli, "bob") is None
 
